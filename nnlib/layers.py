@@ -1,0 +1,374 @@
+"""Layers: ``Dense``, the activations ``ReLU``, ``Sigmoid``, ``Tanh``, and ``BatchNorm``.
+
+Every layer has the same small interface:
+
+- ``forward(x, training=False) -> y`` keeps what ``backward`` needs;
+- ``backward(dy) -> dx`` fills ``grads``, a dict with the same keys as ``params``.
+
+**The ensemble axis.** Parameters may carry a leading model axis, so that K
+networks train in one set of numpy calls. A single network's ``Dense`` holds
+``W`` of shape (fan_in, fan_out) and sees activations of shape (n, features);
+an ensemble of K holds ``W`` of shape (K, fan_in, fan_out) and sees activations
+of shape (K, n, features) (its first layer may also take a shared (n, features)
+input). The code is the same for both: matmul broadcasts over the leading axis
+and every reduction runs over the sample axis, ``-2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_choice, check_int
+from .init import get_initializer
+
+
+class Layer:
+    """Base class: no parameters, identity ``repr`` helpers."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+
+    @property
+    def n_models(self):
+        """Number of models along the ensemble axis, or None for a single network."""
+        return None
+
+    def forward(self, x, training=False):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, dy):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _check_training(training):
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be True or False, got {type(training).__name__}: {training!r}")
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    fan_in, fan_out : int
+        Input and output features.
+    init : {"he", "xavier", "small_uniform"}, default "he"
+        Weight initializer; biases start at zero.
+    rng : None, int, Generator, or a list of them
+        One source of randomness for a single layer; a list of K gives an
+        ensemble of K layers, model k drawn from ``rng[k]`` exactly as a single
+        layer would be.
+    bias : bool, default True
+        Without a bias the layer is ``y = x @ W``; a ``BatchNorm`` right after
+        it would cancel any bias anyway (its ``beta`` takes the bias's role).
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"`` of shape (fan_in, fan_out) or (K, fan_in, fan_out);
+        ``"b"`` of shape (fan_out,) or (K, fan_out), if ``bias``.
+    grads : dict
+        Same keys and shapes as ``params``, filled by ``backward``.
+    """
+
+    def __init__(self, fan_in, fan_out, init="he", rng=None, bias=True):
+        super().__init__()
+        fan_in = check_int(fan_in, "fan_in", minimum=1)
+        fan_out = check_int(fan_out, "fan_out", minimum=1)
+        draw = get_initializer(init)
+        self.init = init
+        if isinstance(rng, (list, tuple)):
+            gens = [np.random.default_rng(r) for r in rng]
+            W = np.stack([draw(fan_in, fan_out, g) for g in gens])
+        else:
+            W = draw(fan_in, fan_out, np.random.default_rng(rng))
+        self._set(W, np.zeros(W.shape[:-2] + (fan_out,)) if bias else None)
+
+    @classmethod
+    def from_arrays(cls, W, b):
+        """Build a layer around given weights.
+
+        Parameters
+        ----------
+        W : array_like of shape (fan_in, fan_out) or (K, fan_in, fan_out)
+        b : array_like of shape (fan_out,) or (K, fan_out), or None for no bias
+        """
+        W = np.array(W, dtype=np.float64)
+        b = None if b is None else np.array(b, dtype=np.float64)
+        if W.ndim not in (2, 3) or (b is not None and b.shape != W.shape[:-2] + W.shape[-1:]):
+            got = None if b is None else b.shape
+            raise ValueError(f"W must be (fan_in, fan_out) or (K, fan_in, fan_out) with b of shape W.shape[:-2] + (fan_out,); got W {W.shape}, b {got}")
+        layer = cls.__new__(cls)
+        Layer.__init__(layer)
+        layer.init = "given"
+        layer._set(W, b)
+        return layer
+
+    def _set(self, W, b):
+        self.params = {"W": W} if b is None else {"W": W, "b": b}
+        self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
+        self._x = None
+
+    @property
+    def bias(self):
+        return "b" in self.params
+
+    @property
+    def fan_in(self):
+        return self.params["W"].shape[-2]
+
+    @property
+    def fan_out(self):
+        return self.params["W"].shape[-1]
+
+    @property
+    def n_models(self):
+        W = self.params["W"]
+        return W.shape[0] if W.ndim == 3 else None
+
+    def forward(self, x, training=False):
+        """Affine map.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, fan_in), or (K, n, fan_in) for an ensemble
+        training : bool
+            Unused; present so every layer has the same signature.
+
+        Returns
+        -------
+        ndarray of shape (n, fan_out) or (K, n, fan_out)
+        """
+        self._x = x
+        y = x @ self.params["W"]
+        if "b" in self.params:
+            y += self.params["b"][..., None, :]
+        return y
+
+    def backward(self, dy):
+        """Fill ``grads`` and return the gradient with respect to the input.
+
+        Parameters
+        ----------
+        dy : ndarray of shape (n, fan_out) or (K, n, fan_out)
+
+        Returns
+        -------
+        dx : ndarray of shape (n, fan_in) or (K, n, fan_in)
+        """
+        if self._x is None:
+            raise RuntimeError("Dense.backward called before forward")
+        x = self._x
+        np.matmul(x.swapaxes(-1, -2), dy, out=self.grads["W"])
+        # A sum over the sample axis written as a matmul: much faster than
+        # dy.sum(axis=-2) for the small, tall arrays of this tutorial.
+        if "b" in self.grads:
+            np.matmul(np.ones(dy.shape[-2]), dy, out=self.grads["b"])
+        return dy @ self.params["W"].swapaxes(-1, -2)
+
+    def __repr__(self):
+        k = f", n_models={self.n_models}" if self.n_models else ""
+        nb = "" if self.bias else ", bias=False"
+        return f"Dense({self.fan_in} -> {self.fan_out}, init={self.init!r}{nb}{k})"
+
+
+class ReLU(Layer):
+    """``max(x, 0)``, elementwise. The gradient is taken as 0 at exactly 0."""
+
+    def forward(self, x, training=False):
+        """
+        Parameters
+        ----------
+        x : ndarray of any shape
+
+        Returns
+        -------
+        ndarray of the same shape
+        """
+        self._mask = x > 0
+        return x * self._mask
+
+    def backward(self, dy):
+        """``dy`` where the input was positive, 0 elsewhere (same shape as ``dy``)."""
+        return dy * self._mask
+
+
+def sigmoid(x):
+    """Logistic function written as ``0.5 * (1 + tanh(x / 2))``.
+
+    Identical in value to ``1 / (1 + exp(-x))`` but never overflows, for any
+    finite or infinite input.
+    """
+    y = np.tanh(0.5 * x)
+    y += 1.0
+    y *= 0.5
+    return y
+
+
+class Sigmoid(Layer):
+    """Logistic sigmoid, elementwise, computed without overflow."""
+
+    def forward(self, x, training=False):
+        """Return ``sigmoid(x)``, same shape as ``x``."""
+        self._y = sigmoid(x)
+        return self._y
+
+    def backward(self, dy):
+        """``dy * s * (1 - s)``, same shape as ``dy``."""
+        y = self._y
+        return dy * y * (1.0 - y)
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent, elementwise."""
+
+    def forward(self, x, training=False):
+        """Return ``tanh(x)``, same shape as ``x``."""
+        self._y = np.tanh(x)
+        return self._y
+
+    def backward(self, dy):
+        """``dy * (1 - tanh(x)**2)``, same shape as ``dy``."""
+        return dy * (1.0 - self._y * self._y)
+
+
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def make_activation(name):
+    """Return a new activation layer from its name (one of :data:`ACTIVATIONS`)."""
+    return ACTIVATIONS[check_choice(name, "activation", tuple(ACTIVATIONS))]()
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the sample axis.
+
+    In training, each feature is standardized with the statistics of the
+    current batch (mean and population variance, ddof=0), then scaled and
+    shifted by the learned ``gamma`` and ``beta``. The batch statistics also
+    update running averages,
+    ``running = momentum * running + (1 - momentum) * batch``,
+    which evaluation (``training=False``) uses instead of the batch's, so a
+    prediction does not depend on the rest of its batch.
+
+    Parameters
+    ----------
+    n_features : int
+    momentum : float in [0, 1), default 0.9
+        Weight of the old running value in each update; larger is smoother and slower.
+    eps : float > 0, default 1e-5
+        Added to the variance before the square root, so a constant feature
+        does not divide by zero.
+    n_models : int or None
+        Size of the ensemble axis (None for a single network).
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (ones) and ``"beta"`` (zeros), shape (n_features,) or (K, n_features).
+    running_mean, running_var : ndarray, same shape as ``gamma``
+        Start at 0 and 1.
+    """
+
+    def __init__(self, n_features, momentum=0.9, eps=1e-5, n_models=None):
+        super().__init__()
+        n_features = check_int(n_features, "n_features", minimum=1)
+        if isinstance(momentum, bool) or not np.isscalar(momentum) or not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if isinstance(eps, bool) or not np.isscalar(eps) or not (np.isfinite(eps) and float(eps) > 0):
+            raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+        shape = (n_features,) if n_models is None else (check_int(n_models, "n_models", minimum=1), n_features)
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.params = {"gamma": np.ones(shape), "beta": np.zeros(shape)}
+        self.grads = {"gamma": np.zeros(shape), "beta": np.zeros(shape)}
+        self.running_mean = np.zeros(shape)
+        self.running_var = np.ones(shape)
+        self._cache = None
+
+    @property
+    def n_features(self):
+        return self.params["gamma"].shape[-1]
+
+    @property
+    def n_models(self):
+        g = self.params["gamma"]
+        return g.shape[0] if g.ndim == 2 else None
+
+    def forward(self, x, training=False):
+        """Normalize ``x``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, n_features), or (K, n, n_features) for an ensemble
+        training : bool
+            True: batch statistics, and the running averages are updated.
+            False: running averages; nothing changes.
+
+        Returns
+        -------
+        ndarray, same shape as ``x``
+        """
+        _check_training(training)
+        gamma = self.params["gamma"][..., None, :]
+        beta = self.params["beta"][..., None, :]
+        if training:
+            n = x.shape[-2]
+            ones = np.full(n, 1.0 / n)
+            mean = ones @ x                      # (…, F): the mean over samples, as a matmul
+            xc = x - mean[..., None, :]
+            var = ones @ (xc * xc)               # population variance, ddof=0
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            x_hat = xc
+            x_hat *= inv_std[..., None, :]
+            m = self.momentum
+            self.running_mean = m * self.running_mean + (1.0 - m) * mean
+            self.running_var = m * self.running_var + (1.0 - m) * var
+            self._cache = (x_hat, inv_std, True)
+        else:
+            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+            x_hat = (x - self.running_mean[..., None, :]) * inv_std[..., None, :]
+            self._cache = (x_hat, inv_std, False)
+        return x_hat * gamma + beta
+
+    def backward(self, dy):
+        """Fill ``grads`` and return the gradient with respect to the input.
+
+        In training mode the batch mean and variance depend on every sample, and
+        the gradient accounts for that; after an evaluation-mode forward the
+        layer is a fixed affine map per feature.
+
+        Parameters
+        ----------
+        dy : ndarray, same shape as the forward input
+
+        Returns
+        -------
+        dx : ndarray, same shape as ``dy``
+        """
+        if self._cache is None:
+            raise RuntimeError("BatchNorm.backward called before forward")
+        x_hat, inv_std, was_training = self._cache
+        n = dy.shape[-2]
+        ones = np.ones(n)
+        np.matmul(ones, dy * x_hat, out=self.grads["gamma"])
+        np.matmul(ones, dy, out=self.grads["beta"])
+        scale = (self.params["gamma"] * inv_std)[..., None, :]
+        if not was_training:
+            return dy * scale
+        # dx = gamma/std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+        mean_dy = (self.grads["beta"] / n)[..., None, :]
+        mean_dy_xhat = (self.grads["gamma"] / n)[..., None, :]
+        dx = x_hat * mean_dy_xhat
+        np.subtract(dy, dx, out=dx)
+        dx -= mean_dy
+        dx *= scale
+        return dx
+
+    def __repr__(self):
+        k = f", n_models={self.n_models}" if self.n_models else ""
+        return f"BatchNorm({self.n_features}, momentum={self.momentum}, eps={self.eps}{k})"

@@ -1,0 +1,107 @@
+"""Losses: value and gradient, mean reduction, numerically stable.
+
+Both losses average over every sample and output, so their values do not grow
+with the batch size. On an ensemble, ``y_hat`` has shape (K, n, outputs), the
+targets (n, outputs) are shared, and the value is a vector of K losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_choice
+from .layers import sigmoid
+
+
+def _mean(a):
+    """Mean over the last two axes: a float for (n, d), shape (K,) for (K, n, d)."""
+    return a.mean(axis=(-2, -1))
+
+
+class MSE:
+    """Mean squared error, ``mean((y_hat - y) ** 2)``."""
+
+    name = "mse"
+
+    def __call__(self, y_hat, y):
+        """
+        Parameters
+        ----------
+        y_hat : ndarray of shape (n, d) or (K, n, d)
+        y : ndarray of shape (n, d)
+
+        Returns
+        -------
+        float, or ndarray of shape (K,)
+        """
+        r = y_hat - y
+        return _mean(r * r)
+
+    def gradient(self, y_hat, y):
+        """d loss / d y_hat: ``2 (y_hat - y) / (n d)``, shape of ``y_hat``."""
+        return (2.0 / (y.shape[-2] * y.shape[-1])) * (y_hat - y)
+
+    def __repr__(self):
+        return "MSE()"
+
+
+class BinaryCrossEntropy:
+    """Binary cross-entropy, ``-mean(y log p + (1 - y) log(1 - p))``.
+
+    ``__call__`` and ``gradient`` take probabilities and clip them to
+    ``[eps, 1 - eps]`` so the loss never takes log(0). Training a network whose
+    output is a sigmoid uses the ``*_from_logits`` forms instead, which work on
+    the pre-sigmoid value z and are exact for any z:
+    ``loss = mean(softplus(z) - y z)`` and ``d loss / dz = (sigmoid(z) - y) / (n d)``.
+
+    Parameters
+    ----------
+    eps : float, default 1e-12
+    """
+
+    name = "bce"
+
+    def __init__(self, eps=1e-12):
+        self.eps = float(eps)
+
+    def __call__(self, p, y):
+        """
+        Parameters
+        ----------
+        p : ndarray of shape (n, d) or (K, n, d), probabilities
+        y : ndarray of shape (n, d), labels in [0, 1]
+
+        Returns
+        -------
+        float, or ndarray of shape (K,)
+        """
+        p = np.clip(p, self.eps, 1.0 - self.eps)
+        return -_mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+    def gradient(self, p, y):
+        """d loss / d p, shape of ``p`` (with the same clipping)."""
+        p = np.clip(p, self.eps, 1.0 - self.eps)
+        return (p - y) / (p * (1.0 - p) * (y.shape[-2] * y.shape[-1]))
+
+    def value_from_logits(self, z, y):
+        """The loss from pre-sigmoid values ``z`` (shape (n, d) or (K, n, d))."""
+        return _mean(np.logaddexp(0.0, z) - y * z)
+
+    def gradient_from_logits(self, z, y, p=None):
+        """d loss / d z, shape of ``z``; pass ``p = sigmoid(z)`` if already computed."""
+        if p is None:
+            p = sigmoid(z)
+        return (p - y) * (1.0 / (y.shape[-2] * y.shape[-1]))
+
+    def __repr__(self):
+        return f"BinaryCrossEntropy(eps={self.eps})"
+
+
+LOSSES = {"mse": MSE, "bce": BinaryCrossEntropy}
+
+
+def get_loss(loss):
+    """Return a loss object from a name (``"mse"``, ``"bce"``) or pass one through."""
+    if isinstance(loss, (MSE, BinaryCrossEntropy)):
+        return loss
+    return LOSSES[check_choice(loss, "loss", tuple(LOSSES))]()

@@ -1,0 +1,302 @@
+"""Gradient descent and the ``History`` it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import as_generator, check_array, check_int, check_positive_finite, check_same_rows
+from .layers import Dense, Sigmoid, sigmoid
+from .losses import BinaryCrossEntropy, get_loss
+from .metrics import METRICS
+
+
+@dataclass
+class History:
+    """What one call of :func:`train` recorded, one row per epoch run.
+
+    For a single network:
+
+    Attributes
+    ----------
+    loss : ndarray of shape (epochs_run,)
+        Training loss of each epoch, computed before that epoch's update (for
+        mini-batches, the mean over the epoch's batches).
+    grad_norms : ndarray of shape (epochs_run, n_dense)
+        Frobenius norm of each ``Dense`` layer's weight gradient, per epoch.
+    diverged_at : int or None
+        The 0-based epoch whose loss was not finite. Training stopped there: the
+        last row of ``loss`` holds that value and no update was made from it.
+    metrics : dict of str to ndarray of shape (epochs_run,)
+        Each requested metric, evaluated on the same forward pass as the loss.
+    max_abs_weight : ndarray of shape (epochs_run, n_dense) or None
+        Largest absolute weight of each ``Dense`` layer before each epoch's
+        update, if ``track_weights`` was set.
+    lr : float
+    epochs : int
+        The number of epochs asked for; ``epochs_run`` may be fewer.
+
+    For an ensemble of K networks every per-epoch array gains a model axis
+    after the epoch axis (``loss`` (epochs_run, K), ``grad_norms``
+    (epochs_run, K, n_dense)), ``diverged_at`` is a list of K entries, ``lr`` a
+    vector, and a network's values after it diverged are NaN. Training stops
+    when every network has diverged. ``run(k)`` gives network k's History
+    exactly as if it had been trained alone.
+    """
+
+    loss: np.ndarray
+    grad_norms: np.ndarray
+    diverged_at: object = None
+    metrics: dict = field(default_factory=dict)
+    max_abs_weight: np.ndarray | None = None
+    lr: object = None
+    epochs: int = 0
+    stopped_early: bool = False
+
+    @property
+    def n_models(self):
+        """K for an ensemble History, None for a single network's."""
+        return self.loss.shape[1] if self.loss.ndim == 2 else None
+
+    @property
+    def epochs_run(self):
+        return self.loss.shape[0]
+
+    @property
+    def diverged(self):
+        """True if the run diverged (for an ensemble: a bool array of shape (K,))."""
+        if self.n_models is None:
+            return self.diverged_at is not None
+        return np.array([d is not None for d in self.diverged_at])
+
+    @property
+    def final_loss(self):
+        """The last recorded loss (for an ensemble, each network's last finite-run value)."""
+        if self.n_models is None:
+            return float(self.loss[-1])
+        return np.array([self.run(k).loss[-1] for k in range(self.n_models)])
+
+    def run(self, k):
+        """Network ``k``'s History, trimmed where it diverged."""
+        if self.n_models is None:
+            raise ValueError("run(k) needs an ensemble History; this one is a single network's")
+        k = check_int(k, "k", minimum=0)
+        if k >= self.n_models:
+            raise ValueError(f"k must be below the ensemble size {self.n_models}, got {k}")
+        d = self.diverged_at[k]
+        end = self.epochs_run if d is None else d + 1
+        return History(
+            loss=self.loss[:end, k].copy(),
+            grad_norms=self.grad_norms[:end, k].copy(),
+            diverged_at=d,
+            metrics={name: v[:end, k].copy() for name, v in self.metrics.items()},
+            max_abs_weight=None if self.max_abs_weight is None else self.max_abs_weight[:end, k].copy(),
+            lr=float(self.lr[k]),
+            epochs=self.epochs,
+            stopped_early=self.stopped_early,
+        )
+
+    def __repr__(self):
+        if self.n_models is None:
+            state = f"diverged at epoch {self.diverged_at}" if self.diverged_at is not None else f"final loss {self.loss[-1]:.4g}"
+            return f"History(epochs_run={self.epochs_run} of {self.epochs}, lr={self.lr:g}, {state})"
+        n_div = int(self.diverged.sum())
+        return f"History(n_models={self.n_models}, epochs_run={self.epochs_run} of {self.epochs}, {n_div} diverged)"
+
+
+def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=None, metrics=None, verbose=0, callback=None, track_weights=False):
+    """Train ``model`` in place by (mini-batch) gradient descent.
+
+    Parameters
+    ----------
+    model : MLP
+        A single network or an ensemble of K.
+    X : array_like of shape (n, sizes[0])
+        Inputs, shared by every network of an ensemble.
+    y : array_like of shape (n, sizes[-1])
+        Targets.
+    loss : {"bce", "mse"} or a loss object, default "bce"
+        With a sigmoid output, "bce" is computed from the pre-sigmoid values,
+        which is exact and never overflows.
+    lr : float, or array_like of shape (K,) for an ensemble
+        Learning rate; positive and finite. A vector gives each network its own.
+    epochs : int, default 2000
+        Passes over the data (at least 1).
+    batch_size : int or None, default None
+        None: full batch. Otherwise the data is shuffled with ``rng`` every epoch
+        and split into batches of this size (the last may be smaller).
+    rng : None, int or Generator
+        Only used to shuffle mini-batches.
+    metrics : sequence of str, or dict of str to callable, optional
+        Recorded every epoch on the training forward pass, e.g. ``["accuracy"]``;
+        a callable takes ``(y_hat, y)`` and returns a float (or (K,) vector).
+    verbose : int, default 0
+        If positive, print the loss every ``verbose`` epochs. Nothing else prints.
+    callback : callable, optional
+        ``callback(epoch, model, loss)`` after each epoch's update; returning True stops training.
+    track_weights : bool, default False
+        Also record each Dense layer's largest absolute weight every epoch.
+
+    Returns
+    -------
+    History
+
+    Notes
+    -----
+    Divergence is not an error: when the loss becomes NaN or infinite,
+    training stops (for an ensemble, that network freezes) and ``History``
+    says where. Overflow inside the loop is expected then, so numpy's floating
+    point warnings are silenced inside it only, with ``np.errstate``.
+    """
+    n_models = model.n_models
+    X = model.check_input(X, "X")
+    y = check_array(y, "y", ndim=2)
+    check_same_rows(X, y)
+    if y.shape[1] != model.sizes[-1]:
+        raise ValueError(f"y has {y.shape[1]} columns, but the model has {model.sizes[-1]} outputs")
+    loss_fn = get_loss(loss)
+    lr = check_positive_finite(lr, "lr", n_models=n_models)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    verbose = check_int(verbose, "verbose", minimum=0)
+    n = X.shape[-2]
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+    full_batch = batch_size is None or batch_size >= n
+    gen = None if full_batch else as_generator(rng)
+    metric_fns = _resolve_metrics(metrics)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+
+    layers = model.layers
+    fused = isinstance(loss_fn, BinaryCrossEntropy) and isinstance(layers[-1], Sigmoid)
+    body = layers[:-1] if fused else layers
+    dense = [layer for layer in layers if isinstance(layer, Dense)]
+    shape = (epochs,) if n_models is None else (epochs, n_models)
+    loss_hist = np.full(shape, np.nan)
+    norm_hist = np.full(shape + (len(dense),), np.nan)
+    metric_hist = {name: np.full(shape, np.nan) for name in metric_fns}
+    weight_hist = np.full(shape + (len(dense),), np.nan) if track_weights else None
+
+    # Learning rates shaped to broadcast against each parameter; for an ensemble
+    # they are views of one vector, so freezing a diverged network is one write.
+    lr_vec = None if n_models is None else lr.copy()
+    updates = []
+    for layer in layers:
+        for key, p in layer.params.items():
+            step = lr if n_models is None else lr_vec.reshape((n_models,) + (1,) * (p.ndim - 1))
+            updates.append((p, layer.grads[key], step))
+
+    diverged_at = None if n_models is None else [None] * n_models
+    stopped_early = False
+    last = -1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for epoch in range(epochs):
+            last = epoch
+            if track_weights:
+                for j, d in enumerate(dense):
+                    weight_hist[epoch, ..., j] = np.abs(d.params["W"]).max(axis=(-2, -1))
+            batches = ((X, y),) if full_batch else _batches(X, y, batch_size, gen)
+            epoch_loss = 0.0
+            epoch_norms = 0.0
+            epoch_metrics = dict.fromkeys(metric_fns, 0.0)
+            for Xb, yb in batches:
+                weight = yb.shape[0] / n
+                out = model._forward(Xb, True, body)
+                if fused:
+                    p = sigmoid(out)
+                    value = loss_fn.value_from_logits(out, yb)
+                    grad = loss_fn.gradient_from_logits(out, yb, p)
+                else:
+                    p = out
+                    value = loss_fn(out, yb)
+                    grad = loss_fn.gradient(out, yb)
+                model._backward(grad, body)
+                norms = [np.sqrt(np.einsum("...ij,...ij->...", d.grads["W"], d.grads["W"])) for d in dense]
+                epoch_norms = epoch_norms + weight * np.stack(norms, axis=-1)
+                epoch_loss = epoch_loss + weight * value
+                for name, fn in metric_fns.items():
+                    epoch_metrics[name] = epoch_metrics[name] + weight * fn(p, yb)
+                bad = ~np.isfinite(value)
+                if n_models is None:
+                    if bad:
+                        break
+                    for param, g, step in updates:
+                        param -= step * g
+                else:
+                    if bad.any():
+                        lr_vec[bad] = 0.0  # freeze the networks that just diverged
+                    for param, g, step in updates:
+                        param -= step * g
+            loss_hist[epoch] = epoch_loss
+            norm_hist[epoch] = epoch_norms
+            for name in metric_fns:
+                metric_hist[name][epoch] = epoch_metrics[name]
+            if n_models is None:
+                if not np.isfinite(epoch_loss):
+                    diverged_at = epoch
+                    break
+            else:
+                newly = ~np.isfinite(epoch_loss) & np.array([d is None for d in diverged_at])
+                for k in np.flatnonzero(newly):
+                    diverged_at[k] = epoch
+                    lr_vec[k] = 0.0
+                if all(d is not None for d in diverged_at):
+                    break
+            if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
+                shown = epoch_loss if n_models is None else np.nanmedian(epoch_loss)
+                print(f"epoch {epoch:6d}  loss {shown:.6g}")
+            if callback is not None and callback(epoch, model, epoch_loss):
+                stopped_early = True
+                break
+
+    end = last + 1
+    hist = History(
+        loss=loss_hist[:end],
+        grad_norms=norm_hist[:end],
+        diverged_at=diverged_at,
+        metrics={name: v[:end] for name, v in metric_hist.items()},
+        max_abs_weight=None if weight_hist is None else weight_hist[:end],
+        lr=lr if n_models is None else lr.copy(),
+        epochs=epochs,
+        stopped_early=stopped_early,
+    )
+    if n_models is not None:
+        _blank_after_divergence(hist)
+    return hist
+
+
+def _blank_after_divergence(hist):
+    """Set an ensemble network's rows after its divergence epoch to NaN."""
+    arrays = [hist.loss, hist.grad_norms, *hist.metrics.values()]
+    if hist.max_abs_weight is not None:
+        arrays.append(hist.max_abs_weight)
+    for k, d in enumerate(hist.diverged_at):
+        if d is not None:
+            for a in arrays:
+                a[d + 1 :, k] = np.nan
+
+
+def _batches(X, y, batch_size, gen):
+    order = gen.permutation(X.shape[-2])
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield X[..., idx, :], y[idx]
+
+
+def _resolve_metrics(metrics):
+    if metrics is None:
+        return {}
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, dict):
+        for name, fn in metrics.items():
+            if not callable(fn):
+                raise TypeError(f"metric {name!r} must be callable, got {fn!r}")
+        return dict(metrics)
+    resolved = {}
+    for name in metrics:
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(map(repr, METRICS))} or a dict of callables")
+        resolved[name] = METRICS[name]
+    return resolved
