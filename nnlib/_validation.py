@@ -117,7 +117,8 @@ def check_positive_finite(value, name, n_models=None):
         raise ValueError(f"{name} must be a number or a vector of shape ({n_models},) (one per model), got shape {arr.shape}")
     bad = ~(np.isfinite(arr) & (arr > 0))
     if bad.any():
-        raise ValueError(f"{name} must hold positive finite numbers; got {arr[bad][0]!r} at index {int(np.flatnonzero(bad)[0])}")
+        # float(): numpy 2 would print the scalar as np.float64(-0.1)
+        raise ValueError(f"{name} must hold positive finite numbers; got {float(arr[bad][0])!r} at index {int(np.flatnonzero(bad)[0])}")
     return arr
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_generator
-from .layers import BatchNorm, Dense, Sigmoid
+from .layers import BatchNorm
 from .losses import get_loss
 
 
@@ -93,8 +93,11 @@ def check_layer(layer, x, training=True, rng=None, h=1e-6):
     """
     x = np.array(x, dtype=np.float64)
     gen = as_generator(rng)
-    dy = gen.normal(size=layer.forward(x, training).shape)
+    # Save BatchNorm's running statistics before the first forward (which
+    # updates them in training mode), so the check leaves the layer as it was.
     state = _save_running(layer)
+    dy = gen.normal(size=layer.forward(x, training).shape)
+    _restore_running(layer, state)
 
     def f():
         out = layer.forward(x, training)
@@ -103,7 +106,7 @@ def check_layer(layer, x, training=True, rng=None, h=1e-6):
 
     layer.forward(x, training)
     _restore_running(layer, state)
-    dx = layer.backward(dy)
+    dx = _input_gradient(layer.backward(dy), x.shape)
     analytic = {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
     errors = {"x": relative_error(analytic["x"], numerical_gradient(f, x, h))}
     for key, p in layer.params.items():
@@ -141,20 +144,32 @@ def check_model(model, X, y, loss="bce", training=True, h=1e-6):
 
     def f():
         out = model._forward(X, training)
-        for layer, s in zip(model.layers, states):
+        for layer, s in zip(model.layers, states, strict=True):
             _restore_running(layer, s)
         return total(loss_fn(out, y))
 
     out = model._forward(X, training)
-    for layer, s in zip(model.layers, states):
+    for layer, s in zip(model.layers, states, strict=True):
         _restore_running(layer, s)
-    dx = model._backward(loss_fn.gradient(out, y))
+    dx = _input_gradient(model._backward(loss_fn.gradient(out, y)), X.shape)
     errors = {"x": relative_error(dx, numerical_gradient(f, X, h))}
     for i, layer in enumerate(model.layers):
         analytic = {k: g.copy() for k, g in layer.grads.items()}
         for key, p in layer.params.items():
             errors[f"{i}.{key}"] = relative_error(analytic[key], numerical_gradient(f, p, h))
     return errors
+
+
+def _input_gradient(dx, shape):
+    """The gradient with respect to an input of ``shape``.
+
+    An ensemble fed a shared (n, features) input returns one input gradient per
+    model, (K, n, features); the shared input feeds every model, so its
+    gradient is their sum over the model axis.
+    """
+    if dx.ndim == len(shape) + 1:
+        dx = dx.sum(axis=0)
+    return dx
 
 
 def _save_running(layer):

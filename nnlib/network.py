@@ -84,7 +84,7 @@ class MLP:
         self.init = init
         self.layers = []
         last = len(sizes) - 2
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             has_bn = batchnorm and i < last
             self.layers.append(Dense(fan_in, fan_out, init=init, rng=gens, bias=not has_bn))
             if i < last:
@@ -204,7 +204,7 @@ class MLP:
                 raise ValueError(f"cannot stack {m!r} with {first!r}: the architectures differ")
         ens = copy.copy(first)
         ens.layers = []
-        for parts in zip(*(m.layers for m in models)):
+        for parts in zip(*(m.layers for m in models), strict=True):
             new = copy.copy(parts[0])
             new.params = {key: np.stack([p.params[key] for p in parts]) for key in parts[0].params}
             new.grads = {key: np.zeros_like(v) for key, v in new.params.items()}

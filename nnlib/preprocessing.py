@@ -166,6 +166,8 @@ class MinMaxScaler(_Scaler):
 
     def _check_range(self):
         fr = self.feature_range
+        if isinstance(fr, (str, bytes)):  # "01" would otherwise unpack into two digits
+            raise ValueError(f"feature_range must be a pair of numbers (min, max), got {fr!r}")
         try:
             lo, hi = (float(v) for v in fr)
         except (TypeError, ValueError):

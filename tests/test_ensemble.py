@@ -1,0 +1,154 @@
+"""An ensemble of K networks gives the same numbers as K separate networks."""
+
+import numpy as np
+import pytest
+
+import nnlib
+
+SEEDS = [3, 7, 11]
+
+
+def params(model):
+    return [p for layer in model.layers for p in layer.params.values()]
+
+
+def assert_params_equal(a, b):
+    pa, pb = params(a), params(b)
+    assert len(pa) == len(pb)
+    for x, y in zip(pa, pb, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_construction_is_bit_identical_to_separate_networks(batchnorm):
+    ens = nnlib.MLP([2, 5, 3, 1], batchnorm=batchnorm, init="xavier", rng=SEEDS)
+    assert ens.n_models == len(SEEDS)
+    for k, seed in enumerate(SEEDS):
+        assert_params_equal(ens.member(k), nnlib.MLP([2, 5, 3, 1], batchnorm=batchnorm, init="xavier", rng=seed))
+
+
+def test_generators_are_accepted_as_seeds():
+    gens = [np.random.default_rng(s) for s in SEEDS]
+    assert_params_equal(nnlib.MLP([2, 4, 1], rng=gens), nnlib.MLP([2, 4, 1], rng=SEEDS))
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_forward_and_gradients_match_separate_networks(batchnorm):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(9, 2))
+    y = rng.integers(0, 2, size=(9, 1)).astype(float)
+    ens = nnlib.MLP([2, 5, 3, 1], batchnorm=batchnorm, rng=SEEDS)
+    out = ens.forward(X, training=True)
+    ens.backward(nnlib.BinaryCrossEntropy().gradient(out, y))
+    for k, seed in enumerate(SEEDS):
+        single = nnlib.MLP([2, 5, 3, 1], batchnorm=batchnorm, rng=seed)
+        out_k = single.forward(X, training=True)
+        np.testing.assert_allclose(out[k], out_k, rtol=1e-13, atol=1e-15)
+        single.backward(nnlib.BinaryCrossEntropy().gradient(out_k, y))
+        for layer_e, layer_s in zip(ens.layers, single.layers, strict=True):
+            for key in layer_s.grads:
+                np.testing.assert_allclose(layer_e.grads[key][k], layer_s.grads[key], rtol=1e-12, atol=1e-15)
+
+
+def test_training_histories_match_with_a_learning_rate_per_model(small_spiral):
+    X, y = small_spiral
+    lrs = np.array([0.01, 0.1, 0.5])
+    ens = nnlib.MLP([2, 6, 4, 1], rng=SEEDS)
+    hist = nnlib.train(ens, X, y, lr=lrs, epochs=30, metrics=["accuracy"], track_weights=True)
+    np.testing.assert_array_equal(hist.lr, lrs)
+    for k, seed in enumerate(SEEDS):
+        single = nnlib.MLP([2, 6, 4, 1], rng=seed)
+        alone = nnlib.train(single, X, y, lr=lrs[k], epochs=30, metrics=["accuracy"], track_weights=True)
+        run = hist.run(k)
+        np.testing.assert_allclose(run.loss, alone.loss, rtol=1e-12)
+        np.testing.assert_allclose(run.grad_norms, alone.grad_norms, rtol=1e-10)
+        np.testing.assert_array_equal(run.metrics["accuracy"], alone.metrics["accuracy"])
+        np.testing.assert_allclose(run.max_abs_weight, alone.max_abs_weight, rtol=1e-12)
+        for a, b in zip(params(ens.member(k)), params(single), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_mini_batch_training_matches_separate_networks(small_spiral):
+    X, y = small_spiral
+    ens = nnlib.MLP([2, 4, 1], rng=SEEDS[:2])
+    hist = nnlib.train(ens, X, y, lr=0.2, epochs=5, batch_size=8, rng=1)
+    for k, seed in enumerate(SEEDS[:2]):
+        alone = nnlib.train(nnlib.MLP([2, 4, 1], rng=seed), X, y, lr=0.2, epochs=5, batch_size=8, rng=1)
+        np.testing.assert_allclose(hist.run(k).loss, alone.loss, rtol=1e-12)
+
+
+def test_one_diverging_member_leaves_the_others_alone(raw_polynomial):
+    X, y = raw_polynomial
+    sizes = [1, 88, 48, 1]  # the tutorial's regression network
+    lrs = [1e-6, 1e-2, 1e-6]
+    ens = nnlib.MLP(sizes, output=None, rng=SEEDS)
+    hist = nnlib.train(ens, X, y, loss="mse", lr=lrs, epochs=30)
+    assert hist.diverged_at[0] is None and hist.diverged_at[2] is None
+    assert hist.diverged_at[1] is not None
+    assert hist.epochs_run == 30  # the others keep training after member 1 diverged
+    for k, seed in enumerate(SEEDS):
+        single = nnlib.MLP(sizes, output=None, rng=seed)
+        alone = nnlib.train(single, X, y, loss="mse", lr=lrs[k], epochs=30)
+        run = hist.run(k)
+        assert run.diverged_at == alone.diverged_at
+        np.testing.assert_allclose(run.loss, alone.loss, rtol=1e-12)
+        np.testing.assert_allclose(run.grad_norms, alone.grad_norms, rtol=1e-10)
+        if k != 1:
+            for a, b in zip(params(ens.member(k)), params(single), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_a_diverged_member_keeps_its_last_finite_weights(raw_polynomial):
+    # A single network stops at the non-finite epoch without updating, so its
+    # weights are the last finite ones. An ensemble member is frozen by setting
+    # its learning rate to 0 instead, and must end up the same.
+    # KNOWN BUG (training.py, not fixed here): the frozen member still takes
+    # ``param -= 0.0 * grad`` every later epoch, and once its gradients are
+    # non-finite, 0 * inf = NaN turns its weights into NaN. (Seed 1 at
+    # lr = 1e-4 is such a case; members whose gradients stay finite are spared.)
+    X, y = raw_polynomial
+    ens = nnlib.MLP([1, 88, 48, 1], output=None, rng=[0, 1, 2])
+    hist = nnlib.train(ens, X, y, loss="mse", lr=[1e-6, 1e-4, 1e-6], epochs=20)
+    assert hist.diverged_at[1] is not None and hist.epochs_run == 20
+    single = nnlib.MLP([1, 88, 48, 1], output=None, rng=1)
+    alone = nnlib.train(single, X, y, loss="mse", lr=1e-4, epochs=20)
+    assert alone.diverged_at == hist.diverged_at[1]
+    member = ens.member(1)
+    n_nan = sum(int(np.isnan(p).sum()) for p in params(member))
+    assert n_nan == 0, f"the diverged ensemble member has {n_nan} NaN parameters; the separate network has none"
+    for a, b in zip(params(member), params(single), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_member_and_stack_round_trip(batchnorm, small_spiral):
+    X, y = small_spiral
+    ens = nnlib.MLP([2, 5, 1], batchnorm=batchnorm, rng=SEEDS)
+    nnlib.train(ens, X, y, lr=0.1, epochs=3)  # moves weights and running statistics
+    members = [ens.member(k) for k in range(3)]
+    assert all(m.n_models is None for m in members)
+    back = nnlib.MLP.stack(members)
+    assert back.n_models == 3
+    assert_params_equal(back, ens)
+    np.testing.assert_array_equal(back.forward(X), ens.forward(X))
+    if batchnorm:
+        np.testing.assert_array_equal(back.layers[1].running_mean, ens.layers[1].running_mean)
+        np.testing.assert_array_equal(members[2].layers[1].running_var, ens.layers[1].running_var[2])
+    # copies, not views: training a member leaves the ensemble alone
+    before = params(ens)[0].copy()
+    nnlib.train(members[0], X, y, lr=0.1, epochs=2)
+    np.testing.assert_array_equal(params(ens)[0], before)
+
+
+def test_stack_of_separate_networks_equals_the_ensemble():
+    stacked = nnlib.MLP.stack([nnlib.MLP([2, 4, 1], rng=s) for s in SEEDS])
+    assert_params_equal(stacked, nnlib.MLP([2, 4, 1], rng=SEEDS))
+
+
+def test_member_and_stack_reject_misuse():
+    with pytest.raises(ValueError, match="needs an ensemble"):
+        nnlib.MLP([2, 3, 1], rng=0).member(0)
+    with pytest.raises(ValueError, match="below the ensemble size 2, got 2"):
+        nnlib.MLP([2, 3, 1], rng=[0, 1]).member(2)
+    with pytest.raises(ValueError, match="architectures differ"):
+        nnlib.MLP.stack([nnlib.MLP([2, 3, 1], rng=0), nnlib.MLP([2, 4, 1], rng=1)])

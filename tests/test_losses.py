@@ -1,0 +1,125 @@
+"""Losses and metrics: values against direct formulas, stability, reduction, ensembles."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.metrics import r2_score as sk_r2_score
+
+import nnlib
+from nnlib.losses import get_loss
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_mse_value_and_gradient(rng):
+    y_hat, y = rng.normal(size=(7, 2)), rng.normal(size=(7, 2))
+    mse = nnlib.MSE()
+    assert mse(y_hat, y) == pytest.approx(np.sum((y_hat - y) ** 2) / 14, rel=1e-14)
+    np.testing.assert_allclose(mse.gradient(y_hat, y), 2 * (y_hat - y) / 14, rtol=1e-14)
+    numeric = nnlib.numerical_gradient(lambda: mse(y_hat, y), y_hat)
+    assert nnlib.relative_error(mse.gradient(y_hat, y), numeric) < 1e-8
+
+
+def test_bce_value_and_gradient(rng):
+    p = rng.uniform(0.05, 0.95, size=(7, 1))
+    y = rng.integers(0, 2, size=(7, 1)).astype(float)
+    bce = nnlib.BinaryCrossEntropy()
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert bce(p, y) == pytest.approx(expected, rel=1e-14)
+    numeric = nnlib.numerical_gradient(lambda: bce(p, y), p)
+    assert nnlib.relative_error(bce.gradient(p, y), numeric) < 1e-8
+
+
+def test_bce_from_logits_agrees_with_probability_form(rng):
+    z = rng.normal(scale=3.0, size=(9, 1))
+    y = rng.integers(0, 2, size=(9, 1)).astype(float)
+    bce = nnlib.BinaryCrossEntropy()
+    p = 1.0 / (1.0 + np.exp(-z))
+    assert bce.value_from_logits(z, y) == pytest.approx(bce(p, y), rel=1e-12)
+    # d loss/dz = d loss/dp * dp/dz = ... = (p - y) / n
+    np.testing.assert_allclose(bce.gradient_from_logits(z, y), (p - y) / 9, rtol=1e-12)
+    numeric = nnlib.numerical_gradient(lambda: bce.value_from_logits(z, y), z)
+    assert nnlib.relative_error(bce.gradient_from_logits(z, y), numeric) < 1e-8
+
+
+def test_bce_on_probabilities_zero_and_one_is_finite():
+    p = np.array([[0.0], [1.0], [0.0], [1.0]])
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    bce = nnlib.BinaryCrossEntropy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = bce(p, y)
+        grad = bce.gradient(p, y)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    # two right answers cost ~0, two certain wrong ones cost -log(eps) each
+    assert value == pytest.approx(2 * -np.log(bce.eps) / 4, rel=1e-6)
+    assert bce(p[:2], y[:2]) < 1e-11
+
+
+def test_bce_from_logits_is_exact_for_huge_logits():
+    z = np.array([[1e3], [-1e3], [1e3], [-1e3], [40.0], [-40.0]])
+    y = np.array([[0.0], [1.0], [1.0], [0.0], [0.0], [1.0]])
+    bce = nnlib.BinaryCrossEntropy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        per_row = [bce.value_from_logits(z[i : i + 1], y[i : i + 1]) for i in range(6)]
+        grad = bce.gradient_from_logits(z, y)
+    # softplus(z) - y z: exactly |z| for a confident wrong answer, ~exp(-|z|) for a right one
+    assert per_row[:4] == [1e3, 1e3, 0.0, 0.0]
+    assert per_row[4] == pytest.approx(40.0, rel=1e-15)
+    np.testing.assert_array_equal(grad, np.array([[1.0], [-1.0], [0.0], [0.0], [1.0], [-1.0]]) / 6)
+
+
+def test_mean_reduction_does_not_grow_with_the_batch(rng):
+    y_hat, y = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
+    p, labels = rng.uniform(0.1, 0.9, size=(5, 1)), rng.integers(0, 2, size=(5, 1)).astype(float)
+    for loss, a, b in [(nnlib.MSE(), y_hat, y), (nnlib.BinaryCrossEntropy(), p, labels)]:
+        assert loss(np.tile(a, (4, 1)), np.tile(b, (4, 1))) == pytest.approx(loss(a, b), rel=1e-13)
+        # the gradient per sample shrinks with n, so the gradient of the mean is unchanged in total
+        big = loss.gradient(np.tile(a, (4, 1)), np.tile(b, (4, 1)))
+        np.testing.assert_allclose(4 * big[:5], loss.gradient(a, b), rtol=1e-13)
+
+
+def test_ensemble_values_are_one_per_model(rng):
+    y_hat = rng.normal(size=(3, 5, 1))
+    z = rng.normal(size=(3, 5, 1))
+    y = rng.integers(0, 2, size=(5, 1)).astype(float)
+    bce = nnlib.BinaryCrossEntropy()
+    for fn, out in [(nnlib.MSE(), y_hat), (bce.value_from_logits, z)]:
+        values = fn(out, y)
+        assert values.shape == (3,)
+        np.testing.assert_allclose(values, [fn(out[k], y) for k in range(3)], rtol=1e-15)
+    grads = nnlib.MSE().gradient(y_hat, y)
+    np.testing.assert_allclose(grads[1], nnlib.MSE().gradient(y_hat[1], y), rtol=1e-15)
+
+
+def test_get_loss_by_name_or_object():
+    assert isinstance(get_loss("mse"), nnlib.MSE)
+    assert isinstance(get_loss("bce"), nnlib.BinaryCrossEntropy)
+    custom = nnlib.BinaryCrossEntropy(eps=1e-6)
+    assert get_loss(custom) is custom
+    assert repr(custom) == "BinaryCrossEntropy(eps=1e-06)"
+
+
+# -- metrics ---------------------------------------------------------------------
+
+
+def test_accuracy_counts_thresholded_matches():
+    p = np.array([[0.9], [0.2], [0.6], [0.4]])
+    y = np.array([[1.0], [0.0], [0.0], [0.0]])
+    assert nnlib.accuracy(p, y) == 0.75
+    assert nnlib.accuracy(p, y, threshold=0.65) == 1.0
+    ens = np.stack([p, 1 - p])
+    np.testing.assert_array_equal(nnlib.accuracy(ens, y), [0.75, 0.25])
+
+
+def test_r2_matches_scikit_learn(rng):
+    y = rng.normal(size=(20, 2))
+    y_hat = y + rng.normal(scale=0.5, size=(20, 2))
+    assert nnlib.r2_score(y_hat, y) == pytest.approx(sk_r2_score(y, y_hat), rel=1e-12)
+    ens = np.stack([y_hat, y, np.zeros_like(y)])
+    np.testing.assert_allclose(nnlib.r2_score(ens, y), [sk_r2_score(y, e) for e in ens], rtol=1e-12)

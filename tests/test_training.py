@@ -1,0 +1,206 @@
+"""train and History: recording, divergence, stalls, printing, callbacks."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nnlib
+
+
+def train_quietly(*args, **kwargs):
+    """Run train with every warning turned into an error, and numpy's error state checked."""
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = nnlib.train(*args, **kwargs)
+    assert np.geterr() == before
+    return hist
+
+
+def test_history_records_one_row_per_epoch(small_spiral):
+    X, y = small_spiral
+    model = nnlib.MLP([2, 6, 4, 1], rng=0)
+    hist = train_quietly(model, X, y, lr=0.05, epochs=25, metrics=["accuracy"], track_weights=True)
+    assert hist.loss.shape == (25,)
+    assert hist.grad_norms.shape == (25, 3)
+    assert hist.metrics["accuracy"].shape == (25,)
+    assert hist.max_abs_weight.shape == (25, 3)
+    assert hist.diverged_at is None and hist.diverged is False
+    assert hist.epochs == hist.epochs_run == 25
+    assert hist.final_loss == hist.loss[-1]
+    assert np.isfinite(hist.loss).all() and (hist.grad_norms > 0).all()
+
+
+def test_first_loss_and_accuracy_are_those_of_the_initial_model(small_spiral):
+    X, y = small_spiral
+    model = nnlib.MLP([2, 6, 1], rng=0)
+    p0 = model.forward(X)
+    W0 = model.layers[0].params["W"].copy()
+    hist = nnlib.train(model, X, y, lr=0.05, epochs=3, metrics=["accuracy"], track_weights=True)
+    # train computes the BCE from logits, the reference from probabilities: equal to rounding
+    assert hist.loss[0] == pytest.approx(nnlib.BinaryCrossEntropy()(p0, y), rel=1e-9)
+    assert hist.metrics["accuracy"][0] == nnlib.accuracy(p0, y)
+    assert hist.max_abs_weight[0, 0] == np.abs(W0).max()
+
+
+def test_grad_norms_are_the_dense_weight_gradient_norms(small_spiral):
+    X, y = small_spiral
+    model = nnlib.MLP([2, 5, 1], rng=0)
+    probe = model.copy()
+    hist = nnlib.train(model, X, y, lr=0.1, epochs=1)
+    out = probe.forward(X, training=True)
+    probe.backward(nnlib.BinaryCrossEntropy().gradient(out, y))
+    expected = [np.linalg.norm(d.grads["W"]) for d in probe.dense_layers]
+    np.testing.assert_allclose(hist.grad_norms[0], expected, rtol=1e-9)
+
+
+def test_training_lowers_the_loss_on_an_easy_problem():
+    # two well separated blobs: any working gradient descent fits them
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=(60, 1)).astype(float)
+    X = rng.normal(size=(60, 2)) + 3.0 * (2 * y - 1)
+    hist = train_quietly(nnlib.MLP([2, 8, 1], rng=0), X, y, lr=0.1, epochs=100, metrics=["accuracy"])
+    assert hist.loss[-1] < 0.2 * hist.loss[0]
+    assert hist.metrics["accuracy"][-1] == 1.0
+
+
+def test_mse_training_on_standardized_polynomial_learns(raw_polynomial):
+    X, y = raw_polynomial
+    Xs = nnlib.StandardScaler().fit_transform(X)
+    ys = nnlib.StandardScaler().fit_transform(y)
+    hist = train_quietly(nnlib.MLP([1, 16, 1], output=None, rng=0), Xs, ys, loss="mse", lr=0.05, epochs=300, metrics=["r2"])
+    assert hist.loss[-1] < 0.5 * hist.loss[0]
+    assert hist.metrics["r2"][-1] > 0.5
+
+
+# -- divergence and stalls -------------------------------------------------------
+
+
+@pytest.mark.parametrize("lr", [1e-2, 1e-4])
+def test_raw_polynomial_diverges_without_exception_or_warning(raw_polynomial, lr):
+    X, y = raw_polynomial
+    model = nnlib.MLP([1, 88, 48, 1], output=None, rng=0)
+    hist = train_quietly(model, X, y, loss="mse", lr=lr, epochs=200)
+    d = hist.diverged_at
+    assert d is not None and d < 20, f"expected divergence within a few epochs, got {d}"
+    assert hist.diverged is True
+    assert hist.loss.shape == (d + 1,) and hist.grad_norms.shape == (d + 1, 3)
+    assert not np.isfinite(hist.loss[-1])
+    assert np.isfinite(hist.loss[:-1]).all()
+    assert hist.epochs_run == d + 1 and hist.epochs == 200
+    assert "diverged at epoch" in repr(hist)
+    # no update was made from the non-finite epoch: the weights are still finite
+    assert all(np.isfinite(p).all() for layer in model.layers for p in layer.params.values())
+
+
+def test_raw_polynomial_at_tiny_lr_does_not_diverge(raw_polynomial):
+    X, y = raw_polynomial
+    hist = train_quietly(nnlib.MLP([1, 88, 48, 1], output=None, rng=0), X, y, loss="mse", lr=1e-6, epochs=30)
+    assert hist.diverged_at is None and np.isfinite(hist.loss).all()
+
+
+def test_raw_spiral_at_lr_10_blows_up_then_dies_instead_of_diverging():
+    # The issue expected a non-finite loss here. With the BCE computed from the
+    # logits the loss stays finite. What happens instead (measured): one huge
+    # step, the loss spikes ~300x (1.78 -> 580), the weights jump ~1000x, every
+    # hidden ReLU ends up dead or saturated, so every Dense weight gradient is
+    # exactly 0 from then on. Only the output bias still moves, and at lr = 10
+    # it flips between two values of equal loss: the run is stuck at 1.044,
+    # worse than guessing 0.5 everywhere (log 2 = 0.693). diverged_at stays None.
+    X, y = nnlib.make_spiral(rng=0)
+    model = nnlib.MLP([2, 18, 4, 1], rng=0)
+    hist = train_quietly(model, X, y, lr=10, epochs=100, track_weights=True)
+    assert hist.diverged_at is None and hist.diverged is False
+    assert np.isfinite(hist.loss).all()
+    assert hist.loss[1] > 100 * hist.loss[0]  # the spike
+    assert hist.max_abs_weight[-1].max() > 100 * hist.max_abs_weight[0].max()  # the jump
+    dead = np.flatnonzero((hist.grad_norms == 0).all(axis=1))
+    assert dead.size and dead[0] < 10
+    assert (hist.grad_norms[dead[0] :] == 0).all()  # once dead, dead forever
+    assert (hist.max_abs_weight[dead[0] + 1 :] == hist.max_abs_weight[-1]).all()  # weights frozen
+    assert np.ptp(hist.loss[-50:]) < 1e-12  # stuck
+    assert hist.loss[-1] == pytest.approx(1.044, abs=1e-3) and hist.loss[-1] > np.log(2)
+
+
+def test_geterr_is_unchanged_after_training(raw_polynomial):
+    X, y = raw_polynomial
+    before = np.geterr()
+    with np.errstate(all="raise"):  # even a strict caller's setting survives
+        strict = np.geterr()
+        nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=50)
+        assert np.geterr() == strict
+    assert np.geterr() == before
+
+
+# -- History API -----------------------------------------------------------------
+
+
+def test_run_needs_an_ensemble_history(small_spiral):
+    X, y = small_spiral
+    hist = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=2)
+    with pytest.raises(ValueError, match="needs an ensemble History"):
+        hist.run(0)
+
+
+def test_ensemble_history_run_diverged_and_final_loss(raw_polynomial):
+    X, y = raw_polynomial
+    ens = nnlib.MLP([1, 16, 1], output=None, rng=[0, 1, 2])
+    hist = train_quietly(ens, X, y, loss="mse", lr=[1e-6, 1e-2, 1e-6], epochs=40, metrics=["r2"])
+    assert hist.n_models == 3
+    assert hist.loss.shape == (40, 3) and hist.grad_norms.shape == (40, 3, 2) and hist.metrics["r2"].shape == (40, 3)
+    np.testing.assert_array_equal(hist.diverged, [False, True, False])
+    d = hist.diverged_at[1]
+    assert hist.diverged_at[0] is None and hist.diverged_at[2] is None and d is not None
+    run = hist.run(1)
+    assert run.diverged_at == d and run.loss.shape == (d + 1,) and run.grad_norms.shape == (d + 1, 2)
+    assert not np.isfinite(run.loss[-1]) and run.lr == 1e-2
+    assert np.isnan(hist.loss[d + 1 :, 1]).all()  # blanked after divergence
+    final = hist.final_loss
+    assert final.shape == (3,)
+    assert final[0] == hist.loss[-1, 0] and final[2] == hist.loss[-1, 2] and final[1] == run.loss[-1]
+    assert "1 diverged" in repr(hist)
+    with pytest.raises(ValueError, match="below the ensemble size 3, got 3"):
+        hist.run(3)
+
+
+def test_custom_metric_callable(small_spiral):
+    X, y = small_spiral
+    hist = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=4, metrics={"mean_p": lambda p, t: float(p.mean())})
+    assert hist.metrics["mean_p"].shape == (4,) and ((hist.metrics["mean_p"] > 0) & (hist.metrics["mean_p"] < 1)).all()
+
+
+def test_callback_sees_every_epoch_and_can_stop(small_spiral):
+    X, y = small_spiral
+    seen = []
+
+    def callback(epoch, model, loss):
+        seen.append((epoch, loss))
+        return epoch == 4
+
+    hist = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=100, callback=callback)
+    assert [e for e, _ in seen] == [0, 1, 2, 3, 4]
+    assert hist.epochs_run == 5 and hist.stopped_early is True and hist.diverged_at is None
+    np.testing.assert_array_equal([v for _, v in seen], hist.loss)
+
+
+def test_silent_unless_asked(small_spiral, capsys):
+    X, y = small_spiral
+    nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=30)
+    assert capsys.readouterr().out == ""
+    nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=30, verbose=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["0", "10", "20", "29"]
+    assert all("loss" in line for line in lines)
+
+
+def test_mini_batches_cover_every_sample_once_per_epoch(small_spiral):
+    X, y = small_spiral
+    full = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=1, batch_size=None)
+    # a batch as large as the data set is full-batch training, bit for bit
+    same = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=1, batch_size=len(X))
+    np.testing.assert_array_equal(full.loss, same.loss)
+    mini = nnlib.train(nnlib.MLP([2, 3, 1], rng=0), X, y, epochs=1, batch_size=7, rng=0)
+    # the first epoch's loss averages the batches' losses, weighted by size,
+    # each taken before that batch's update, so it differs from the full-batch loss
+    assert mini.loss.shape == (1,) and np.isfinite(mini.loss).all() and mini.loss[0] != full.loss[0]
