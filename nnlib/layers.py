@@ -25,9 +25,33 @@ from .init import get_initializer
 class Layer:
     """Base class: no parameters, identity ``repr`` helpers."""
 
+    # Reusable output memory, for speed only. ``train`` sets this to a dict for
+    # the duration of each forward/backward pass (see ``training._ReusedOutputs``);
+    # otherwise it is None and every call returns new arrays. Why: an ensemble's
+    # per-sample arrays (e.g. 16 x 500 x 18 float64, 1.2 MB) are big enough that
+    # glibc hands the freed top of its heap back to the kernel after every epoch
+    # and then takes hundreds of page faults to get it back in the next one.
+    # Writing each result into the same array every epoch avoids that.
+    _scratch = None
+
     def __init__(self):
         self.params = {}
         self.grads = {}
+
+    def _out(self, name, shape, dtype=np.float64):
+        """The ``out=`` argument for one of this layer's results.
+
+        None (numpy allocates a new array, the default behaviour) unless
+        ``train`` is running a pass, in which case the same array, kept under
+        ``(name, shape)``, is handed out again on every epoch.
+        """
+        if self._scratch is None:
+            return None
+        key = (name, shape)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = np.empty(shape, dtype)
+        return buf
 
     @property
     def n_models(self):
@@ -42,6 +66,12 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+def _matmul_shape(a, b):
+    """Shape of ``a @ b`` for the 2-D and 3-D (ensemble) operands used here."""
+    batch = a.shape[:-2] if a.ndim >= b.ndim else b.shape[:-2]
+    return batch + (a.shape[-2], b.shape[-1])
 
 
 def _check_training(training):
@@ -144,7 +174,8 @@ class Dense(Layer):
         ndarray of shape (n, fan_out) or (K, n, fan_out)
         """
         self._x = x
-        y = x @ self.params["W"]
+        W = self.params["W"]
+        y = np.matmul(x, W, out=self._out("y", _matmul_shape(x, W)))
         if "b" in self.params:
             y += self.params["b"][..., None, :]
         return y
@@ -168,7 +199,8 @@ class Dense(Layer):
         # dy.sum(axis=-2) for the small, tall arrays of this tutorial.
         if "b" in self.grads:
             np.matmul(np.ones(dy.shape[-2]), dy, out=self.grads["b"])
-        return dy @ self.params["W"].swapaxes(-1, -2)
+        W_T = self.params["W"].swapaxes(-1, -2)
+        return np.matmul(dy, W_T, out=self._out("dx", _matmul_shape(dy, W_T)))
 
     def __repr__(self):
         k = f", n_models={self.n_models}" if self.n_models else ""
@@ -189,12 +221,12 @@ class ReLU(Layer):
         -------
         ndarray of the same shape
         """
-        self._mask = x > 0
-        return x * self._mask
+        self._mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
+        return np.multiply(x, self._mask, out=self._out("y", x.shape))
 
     def backward(self, dy):
         """``dy`` where the input was positive, 0 elsewhere (same shape as ``dy``)."""
-        return dy * self._mask
+        return np.multiply(dy, self._mask, out=self._out("dx", dy.shape))
 
 
 def sigmoid(x):
@@ -203,7 +235,12 @@ def sigmoid(x):
     Identical in value to ``1 / (1 + exp(-x))`` but never overflows, for any
     finite or infinite input.
     """
-    y = np.tanh(0.5 * x)
+    return _sigmoid(x)
+
+
+def _sigmoid(x, out=None):
+    """``sigmoid(x)``, written into ``out`` if given."""
+    y = np.tanh(np.multiply(0.5, x, out=out), out=out)
     y += 1.0
     y *= 0.5
     return y
@@ -214,13 +251,15 @@ class Sigmoid(Layer):
 
     def forward(self, x, training=False):
         """Return ``sigmoid(x)``, same shape as ``x``."""
-        self._y = sigmoid(x)
+        self._y = _sigmoid(x, out=self._out("y", x.shape))
         return self._y
 
     def backward(self, dy):
         """``dy * s * (1 - s)``, same shape as ``dy``."""
         y = self._y
-        return dy * y * (1.0 - y)
+        dx = np.multiply(dy, y, out=self._out("dx", dy.shape))
+        dx *= np.subtract(1.0, y, out=self._out("1-y", y.shape))
+        return dx
 
 
 class Tanh(Layer):
@@ -228,12 +267,14 @@ class Tanh(Layer):
 
     def forward(self, x, training=False):
         """Return ``tanh(x)``, same shape as ``x``."""
-        self._y = np.tanh(x)
+        self._y = np.tanh(x, out=self._out("y", x.shape))
         return self._y
 
     def backward(self, dy):
         """``dy * (1 - tanh(x)**2)``, same shape as ``dy``."""
-        return dy * (1.0 - self._y * self._y)
+        dx = np.multiply(self._y, self._y, out=self._out("dx", dy.shape))
+        np.subtract(1.0, dx, out=dx)
+        return np.multiply(dy, dx, out=dx)
 
 
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
@@ -320,8 +361,8 @@ class BatchNorm(Layer):
             n = x.shape[-2]
             ones = np.full(n, 1.0 / n)
             mean = ones @ x                      # (…, F): the mean over samples, as a matmul
-            xc = x - mean[..., None, :]
-            var = ones @ (xc * xc)               # population variance, ddof=0
+            xc = np.subtract(x, mean[..., None, :], out=self._out("xc", x.shape))
+            var = ones @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
             inv_std = 1.0 / np.sqrt(var + self.eps)
             x_hat = xc
             x_hat *= inv_std[..., None, :]
@@ -333,7 +374,9 @@ class BatchNorm(Layer):
             inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
             x_hat = (x - self.running_mean[..., None, :]) * inv_std[..., None, :]
             self._cache = (x_hat, inv_std, False)
-        return x_hat * gamma + beta
+        y = np.multiply(x_hat, gamma, out=self._out("y", x_hat.shape))
+        y += beta
+        return y
 
     def backward(self, dy):
         """Fill ``grads`` and return the gradient with respect to the input.
@@ -355,15 +398,15 @@ class BatchNorm(Layer):
         x_hat, inv_std, was_training = self._cache
         n = dy.shape[-2]
         ones = np.ones(n)
-        np.matmul(ones, dy * x_hat, out=self.grads["gamma"])
+        np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])
         scale = (self.params["gamma"] * inv_std)[..., None, :]
         if not was_training:
-            return dy * scale
+            return np.multiply(dy, scale, out=self._out("dx", dy.shape))
         # dx = gamma/std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
         mean_dy = (self.grads["beta"] / n)[..., None, :]
         mean_dy_xhat = (self.grads["gamma"] / n)[..., None, :]
-        dx = x_hat * mean_dy_xhat
+        dx = np.multiply(x_hat, mean_dy_xhat, out=self._out("dx", dy.shape))
         np.subtract(dy, dx, out=dx)
         dx -= mean_dy
         dx *= scale

@@ -187,6 +187,9 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             step = lr if n_models is None else lr_vec.reshape((n_models,) + (1,) * (p.ndim - 1))
             updates.append((p, layer.grads[key], step))
 
+    # The last layer's output is left out: it is handed to the metric functions,
+    # which may keep it. It is also small (one column per sample).
+    reused_outputs = _ReusedOutputs(body[:-1])
     diverged_at = None if n_models is None else [None] * n_models
     stopped_early = False
     last = -1
@@ -202,16 +205,17 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             epoch_metrics = dict.fromkeys(metric_fns, 0.0)
             for Xb, yb in batches:
                 weight = yb.shape[0] / n
-                out = model._forward(Xb, True, body)
-                if fused:
-                    p = sigmoid(out)
-                    value = loss_fn.value_from_logits(out, yb)
-                    grad = loss_fn.gradient_from_logits(out, yb, p)
-                else:
-                    p = out
-                    value = loss_fn(out, yb)
-                    grad = loss_fn.gradient(out, yb)
-                model._backward(grad, body)
+                with reused_outputs:
+                    out = model._forward(Xb, True, body)
+                    if fused:
+                        p = sigmoid(out)
+                        value = loss_fn.value_from_logits(out, yb)
+                        grad = loss_fn.gradient_from_logits(out, yb, p)
+                    else:
+                        p = out
+                        value = loss_fn(out, yb)
+                        grad = loss_fn.gradient(out, yb)
+                    model._backward(grad, body)
                 norms = [np.sqrt(np.einsum("...ij,...ij->...", d.grads["W"], d.grads["W"])) for d in dense]
                 epoch_norms = epoch_norms + weight * np.stack(norms, axis=-1)
                 epoch_loss = epoch_loss + weight * value
@@ -226,6 +230,13 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                 else:
                     if bad.any():
                         lr_vec[bad] = 0.0  # freeze the networks that just diverged
+                    frozen = lr_vec == 0.0
+                    if frozen.any():
+                        # A zero learning rate alone is not enough: 0 * inf is NaN.
+                        # Zeroing the gradients keeps a frozen network's last
+                        # finite weights, as a single network that stopped would.
+                        for _, g, _ in updates:
+                            g[frozen] = 0.0
                     for param, g, step in updates:
                         param -= step * g
             loss_hist[epoch] = epoch_loss
@@ -264,6 +275,29 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if n_models is not None:
         _blank_after_divergence(hist)
     return hist
+
+
+class _ReusedOutputs:
+    """Context for one training pass: the layers write into arrays kept from the last epoch.
+
+    A speed measure only (results are bit for bit the same): see
+    ``Layer._scratch``. It is switched on just for the forward/backward pass, so
+    a ``callback`` or metric that calls ``model.forward`` gets new arrays it may
+    keep, and an interruption (Ctrl-C in a notebook) leaves the layers as they were.
+    """
+
+    def __init__(self, layers):
+        self.layers = layers
+        self.arrays = [{} for _ in layers]
+
+    def __enter__(self):
+        for layer, arrays in zip(self.layers, self.arrays, strict=True):
+            layer._scratch = arrays
+
+    def __exit__(self, *exc):
+        for layer in self.layers:
+            layer._scratch = None
+        return False
 
 
 def _blank_after_divergence(hist):
