@@ -4,3 +4,13 @@ Every helper takes ``ax=None`` (a new figure when None) and returns what it
 drew. Importing this package imports matplotlib but changes none of its
 settings; styles are passed per call.
 """
+
+from .curves import plot_band, plot_decision_boundary, plot_fit, plot_grad_norms, plot_loss  # noqa: F401
+from .diagnostics import (  # noqa: F401
+    plot_autopsy,
+    plot_dead_fraction,
+    plot_depth_experiment,
+    plot_histograms,
+    plot_run_outcomes,
+    plot_update_ratios,
+)

@@ -1,0 +1,76 @@
+"""Latency of one explorer slider change: retrain + redraw, against its parts.
+
+Run: ``python benchmarks/explorer_latency.py [repeats]``
+
+At the default settings (spiral, 2000 epochs) it times, in one run and on
+the same seeds:
+
+- ``train only``: ``nnlib.train`` alone, the floor any explorer has to pay;
+- ``update (new seed)``: ``Explorer.update(seed=k)`` for configurations not
+  seen before: retrain, redraw the reused Figure, encode the PNG;
+- ``update (cached)``: returning to a configuration already seen;
+- ``pyplot redraw``: a naive reference that makes a new pyplot figure with
+  the same three panels for every change and saves it.
+
+It prints medians and the ratios to ``train only``; the issue's target is a
+median ``update (new seed)`` under 0.3 s on two cores.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import nnlib  # noqa: E402
+from nnlib.widgets import Explorer, fit  # noqa: E402
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def pyplot_redraw(seed):
+    run = fit(problem="spiral", lr=0.1, seed=seed, epochs=2000)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), dpi=80)
+    axes[0].semilogy(run.history.loss)
+    X, y = nnlib.make_spiral(rng=0)
+    gx, gy = np.meshgrid(np.linspace(-14, 14, 70), np.linspace(-14, 14, 70))
+    p = run.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(70, 70)
+    axes[1].contourf(gx, gy, p, levels=20, cmap="RdBu_r")
+    axes[1].scatter(X[:, 0], X[:, 1], c=y[:, 0], s=4)
+    axes[2].semilogy(run.history.grad_norms)
+    fig.tight_layout()
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+
+def main(repeats=9):
+    X, y = nnlib.make_spiral(rng=0)
+    ex = Explorer()  # also warms up imports, data and fonts
+    seeds = range(1, repeats + 1)
+    results = {
+        "train only": [timed(lambda s=s: nnlib.train(nnlib.MLP([2, 18, 4, 1], rng=s), X, y, lr=0.1, epochs=2000)) for s in seeds],
+        "update (new seed)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
+        "update (cached)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
+        "pyplot redraw": [timed(lambda s=s: pyplot_redraw(s)) for s in seeds],
+    }
+    base = statistics.median(results["train only"])
+    print(f"explorer latency, spiral, 2000 epochs, {repeats} repeats each (median seconds, ratio to train only)")
+    for name, times in results.items():
+        med = statistics.median(times)
+        print(f"  {name:<20} {med:8.3f} s   x{med / base:5.2f}")
+    return results
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 9)

@@ -1,0 +1,605 @@
+"""The explorer: sliders that retrain a network and redraw what happened.
+
+``Explorer`` shows one run of one of the two running problems: the loss
+curve, the decision boundary (spiral) or the fitted curve (polynomial), and
+the gradient norm of every Dense layer over the epochs. The learning rate is a
+log slider, the seed an integer slider; training reruns when a slider is
+released, not on every pixel of a drag. The figure is one matplotlib
+``Figure`` made without pyplot and re-rendered in place to PNG bytes, so
+nothing flickers and no figures pile up. A diverged or stalled run says so in
+the status line and on the plot; a bad value shows an error in the status
+line, never a traceback.
+
+Every run is a pure function of its configuration, :func:`fit`; the
+explorer prints that configuration as a call to :func:`replay`, which
+reproduces the run exactly::
+
+    nnlib.widgets.replay(problem='spiral', lr=0.1, seed=0, epochs=2000,
+                         standardize_x=False, standardize_y=False, batchnorm=False)
+
+DOM contract (CSS classes, for browser tests): the whole explorer
+``nnlib-explorer``; learning-rate slider ``nnlib-lr``; seed slider
+``nnlib-seed``; problem selector ``nnlib-problem``; epochs control
+``nnlib-epochs``; toggles ``nnlib-standardize-x``, ``nnlib-standardize-y``,
+``nnlib-batchnorm``; figure ``nnlib-plot``; status line ``nnlib-status``;
+configuration line ``nnlib-config``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import textwrap
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+
+import ipywidgets as W
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
+
+from .datasets import make_polynomial, make_spiral
+from .diagnostics import RunStatus, run_status
+from .metrics import accuracy, r2_score
+from .network import MLP
+from .preprocessing import StandardScaler
+from .training import History, train
+
+LR_EXPONENTS = (-4, 1)
+"""The learning-rate slider spans 10**-4 .. 10**1."""
+EPOCHS_MAX = 20000
+TOGGLES = ("standardize_x", "standardize_y", "batchnorm")
+CONFIG_KEYS = ("problem", "lr", "seed", "epochs") + TOGGLES
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One running problem: its data, network and loss."""
+
+    name: str
+    sizes: tuple
+    output: str | None
+    loss: str
+    loss_label: str
+    data_seed: int
+
+    @property
+    def is_classification(self):
+        return self.loss == "bce"
+
+
+PROBLEMS = {
+    "spiral": Problem("spiral", (2, 18, 4, 1), "sigmoid", "bce", "loss (BCE)", 0),
+    "polynomial": Problem("polynomial", (1, 88, 48, 1), None, "mse", "MSE", 41),
+}
+
+
+@cache
+def _data(name):
+    X, y = make_spiral(rng=0) if name == "spiral" else make_polynomial(rng=PROBLEMS[name].data_seed)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def problem_data(name):
+    """The training data of a running problem: ``(X, y)`` as :func:`fit` uses them (copies).
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n, 1)
+    """
+    _check_problem(name, tuple(PROBLEMS))
+    X, y = _data(name)
+    return X.copy(), y.copy()
+
+
+# -- the run: a pure function of its configuration ------------------------------
+@dataclass
+class Run:
+    """One training run and everything needed to draw and report it.
+
+    Attributes
+    ----------
+    config : dict
+        The keyword arguments of :func:`fit` that made it.
+    model : MLP
+    history : History
+        As training recorded it (in standardized units when ``standardize_y``).
+    x_scaler, y_scaler : StandardScaler or None
+    status : RunStatus
+    loss_original : ndarray of shape (epochs_run,)
+        The loss curve in the original units of the targets.
+    score : float
+        Training accuracy (spiral) or R^2 (polynomial) of the final model,
+        predictions in original units; NaN when it diverged.
+    final_mse : float or None
+        Polynomial only: mean squared error of the final model in original units.
+    """
+
+    config: dict
+    model: MLP
+    history: History
+    x_scaler: StandardScaler | None
+    y_scaler: StandardScaler | None
+    status: RunStatus
+    loss_original: np.ndarray
+    score: float
+    final_mse: float | None
+
+    def predict(self, X_raw):
+        """Model output for raw inputs, in original target units (probabilities for the spiral).
+
+        Parameters
+        ----------
+        X_raw : ndarray of shape (m, d)
+
+        Returns
+        -------
+        ndarray of shape (m, 1)
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = X_raw if self.x_scaler is None else self.x_scaler.transform(X_raw)
+            out = self.model.predict(Z)
+            if self.y_scaler is not None:
+                out = out * self.y_scaler.scale_ + self.y_scaler.mean_
+        return out
+
+
+def _check_problem(problem, allowed):
+    if problem not in allowed:
+        raise ValueError(f"problem must be one of {', '.join(map(repr, allowed))}, got {problem!r}")
+
+
+def check_config(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False,
+                 problems=tuple(PROBLEMS), lr_range=None, seed_max=None):
+    """Validate a run configuration and return it as a dict of plain Python values.
+
+    Raises ``ValueError`` or ``TypeError`` naming the bad value and what was expected.
+    """
+    _check_problem(problem, tuple(problems))
+    if isinstance(lr, bool) or not np.isscalar(lr) or not isinstance(lr, (int, float, np.number)):
+        raise TypeError(f"lr must be a number, got {lr!r}")
+    lr = float(lr)
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if lr_range is not None and not lr_range[0] * (1 - 1e-9) <= lr <= lr_range[1] * (1 + 1e-9):
+        raise ValueError(f"lr must be between {lr_range[0]:g} and {lr_range[1]:g} (the slider's range), got {lr!r}")
+    for name, value, lo, hi in (("seed", seed, 0, seed_max), ("epochs", epochs, 1, EPOCHS_MAX)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < lo or (hi is not None and value > hi):
+            rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    flags = {}
+    for name, value in (("standardize_x", standardize_x), ("standardize_y", standardize_y), ("batchnorm", batchnorm)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+        flags[name] = bool(value)
+    return dict(problem=problem, lr=lr, seed=int(seed), epochs=int(epochs), **flags)
+
+
+def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False):
+    """Train one network on a running problem, exactly as the explorer does.
+
+    Parameters
+    ----------
+    problem : {"spiral", "polynomial"}
+        Spiral: 2-18-4-1, ReLU, sigmoid output, BCE, ``make_spiral(rng=0)``.
+        Polynomial: 1-88-48-1, ReLU, linear output, MSE, ``make_polynomial(rng=41)``.
+    lr : float
+    seed : int
+        Seeds the network's initial weights (He initialization).
+    epochs : int
+        Full-batch gradient-descent steps.
+    standardize_x : bool
+        Standardize the inputs with a ``StandardScaler`` fitted on the training data.
+    standardize_y : bool
+        Standardize the targets (regression only; ignored for the spiral's 0/1 labels).
+        Reported losses and predictions are transformed back to original units.
+    batchnorm : bool
+        ``BatchNorm`` between each hidden Dense layer and its activation.
+
+    Returns
+    -------
+    Run
+    """
+    cfg = check_config(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm)
+    spec = PROBLEMS[problem]
+    X, y = _data(problem)
+    x_scaler = StandardScaler().fit(X) if cfg["standardize_x"] else None
+    y_scaler = StandardScaler().fit(y) if cfg["standardize_y"] and not spec.is_classification else None
+    Xt = X if x_scaler is None else x_scaler.transform(X)
+    yt = y if y_scaler is None else y_scaler.transform(y)
+    model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
+    history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"])
+    # MSE scales with the square of the target's scale, so this is the MSE in original units
+    loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
+    run = Run(cfg, model, history, x_scaler, y_scaler, RunStatus("ok", ""), loss_original, np.nan, None)
+    status = run_status(history, "loss" if spec.is_classification else "MSE")
+    if status.kind != "diverged":
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = run.predict(X)
+            if spec.is_classification:
+                run.score = float(accuracy(out, y))
+            else:
+                run.final_mse = float(np.mean((out - y) ** 2))
+                run.score = float(r2_score(out, y))
+    if status.kind == "ok":
+        if spec.is_classification:
+            msg = f"final loss {history.loss[-1]:.4g}, training accuracy {100 * run.score:.1f}%"
+        else:
+            msg = f"final MSE {run.final_mse:.4g} (original units), R\u00b2 {run.score:.3f}"
+        status = RunStatus("ok", msg)
+    run.status = status
+    return run
+
+
+def replay(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False):
+    """Rerun the explorer's run for this configuration; return ``(model, history)``.
+
+    The explorer's configuration line is a call to this function, and its
+    History is identical, value for value, to the explorer's.
+    """
+    run = fit(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm)
+    return run.model, run.history
+
+
+def config_call(config):
+    """The one-line Python call that replays ``config``."""
+    args = ", ".join(f"{key}={config[key]!r}" for key in CONFIG_KEYS)
+    return f"nnlib.widgets.replay({args})"
+
+
+# -- the figure -------------------------------------------------------------------
+_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")
+_GRID = 70  # decision-boundary grid: GRID x GRID predictions per redraw
+
+
+def _finite_log_limits(values, floor=1e-300):
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > floor)]
+    if v.size == 0:
+        return 1e-3, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo * 1.0001:
+        lo, hi = lo / 2, hi * 2
+    return lo / 1.5, hi * 1.5
+
+
+class ExplorerFigure:
+    """A reusable three-panel figure: loss, model output, per-layer gradient norms.
+
+    Made without pyplot and rendered with the Agg canvas; ``draw(run)``
+    updates the artists in place and returns PNG bytes.
+    """
+
+    def __init__(self, width=10.5, height=3.3, dpi=80):
+        self.figure = Figure(figsize=(width, height), dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.9, wspace=0.28)
+        self.ax_loss, self.ax_model, self.ax_grad = self.figure.subplots(1, 3)
+        self.loss_line = self.ax_loss.plot([], [], color="#333333", lw=1.2)[0]
+        # the highest loss of a failed run, which may sit at epoch 1, hidden by the axis
+        self.peak_marker = self.ax_loss.plot([], [], "v", color="#8b0000", ms=7, clip_on=False)[0]
+        for ax in (self.ax_loss, self.ax_grad):
+            ax.set_yscale("log")
+            # Speed: no minor ticks, no axis labels, titles at a fixed height
+            # (matplotlib would otherwise measure every tick label to place them).
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.yaxis.set_major_locator(LogLocator(numticks=6))
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.tick_params(labelsize=8)
+        self.ax_model.tick_params(labelsize=8)
+        self.ax_grad.set_title("gradient norm per Dense layer", fontsize=10, y=1.01)
+        self.grad_lines = []
+        self._problem = None
+        self.message = self.figure.text(
+            0.5, 0.5, "", ha="center", va="center", fontsize=10, color="#8b0000", zorder=10,
+            bbox=dict(boxstyle="round", facecolor="#fff4f4", edgecolor="#8b0000", alpha=0.95),
+        )
+        self.message.set_visible(False)
+
+    def _setup_problem(self, name):
+        """Build the model panel's artists for one problem (only when the problem changes)."""
+        ax = self.ax_model
+        ax.clear()
+        ax.tick_params(labelsize=8)
+        X, y = _data(name)
+        if name == "spiral":
+            lo = X.min(axis=0) - 1.0
+            hi = X.max(axis=0) + 1.0
+            gx = np.linspace(lo[0], hi[0], _GRID)
+            gy = np.linspace(lo[1], hi[1], _GRID)
+            self._grid = np.column_stack([a.ravel() for a in np.meshgrid(gx, gy)])
+            self.model_image = ax.imshow(
+                np.full((_GRID, _GRID), 0.5), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
+                cmap="RdBu_r", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto", alpha=0.55,
+            )
+            colors = np.where(y[:, 0] > 0.5, "#b2182b", "#2166ac")
+            ax.scatter(X[:, 0], X[:, 1], c=colors, s=4, linewidths=0)
+            ax.set_xlim(lo[0], hi[0])
+            ax.set_ylim(lo[1], hi[1])
+            ax.set_title("decision boundary (raw input space)", fontsize=10, y=1.01)
+            self.fit_line = None
+        else:
+            self._grid = np.linspace(X.min(), X.max(), 200)[:, None]
+            ax.scatter(X[:, 0], y[:, 0], s=8, color="#444444", zorder=3)
+            self.fit_line = ax.plot([], [], color="#d95f02", lw=1.8)[0]
+            span = y.max() - y.min()
+            ax.set_ylim(y.min() - 0.3 * span, y.max() + 0.3 * span)
+            ax.set_xlim(X.min() - 0.5, X.max() + 0.5)
+            ax.set_title("fitted curve (original units)", fontsize=10, y=1.01)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.yaxis.set_major_locator(MaxNLocator(5))
+            self.model_image = None
+        self._problem = name
+
+    def draw(self, run):
+        """Update every artist from ``run`` and return the figure as PNG bytes."""
+        cfg = run.config
+        spec = PROBLEMS[cfg["problem"]]
+        if cfg["problem"] != self._problem:
+            self._setup_problem(cfg["problem"])
+        epochs_run = run.history.epochs_run
+        ep = np.arange(epochs_run)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = np.where(np.isfinite(run.loss_original), run.loss_original, np.nan)
+        self.loss_line.set_data(ep, loss)
+        self.ax_loss.set_xlim(0, max(cfg["epochs"] - 1, 1))
+        self.ax_loss.set_ylim(*_finite_log_limits(loss))
+        if run.status.kind != "ok" and np.isfinite(loss).any():
+            peak = int(np.nanargmax(loss))
+            self.peak_marker.set_data([peak], [loss[peak]])
+        else:
+            self.peak_marker.set_data([], [])
+        units = "" if spec.is_classification or not cfg["standardize_y"] else ", original units"
+        self.ax_loss.set_title(f"training {spec.loss_label}{units} vs epoch", fontsize=10, y=1.01)
+
+        norms = run.history.grad_norms
+        while len(self.grad_lines) < norms.shape[1]:
+            j = len(self.grad_lines)
+            self.grad_lines.append(self.ax_grad.plot([], [], lw=1.1, color=_COLORS[j % len(_COLORS)], label=f"Dense {j + 1}")[0])
+            self.ax_grad.legend(loc="lower left", fontsize=8, frameon=False)
+        shown = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)
+        for j, line in enumerate(self.grad_lines):
+            line.set_visible(j < norms.shape[1])
+            if j < norms.shape[1]:
+                line.set_data(ep, shown[:, j])
+        self.ax_grad.set_xlim(0, max(cfg["epochs"] - 1, 1))
+        self.ax_grad.set_ylim(*_finite_log_limits(shown))
+
+        if run.status.kind == "diverged":
+            out = None
+        else:
+            out = run.predict(self._grid)[:, 0]
+        if self.model_image is not None:
+            img = np.full(_GRID * _GRID, np.nan) if out is None else out
+            self.model_image.set_data(img.reshape(_GRID, _GRID))
+        else:
+            yv = np.full(self._grid.shape[0], np.nan) if out is None else np.where(np.isfinite(out), out, np.nan)
+            self.fit_line.set_data(self._grid[:, 0], yv)
+
+        if run.status.kind in ("diverged", "stalled"):
+            self.message.set_text(textwrap.fill(run.status.message, 60))
+            self.message.set_visible(True)
+        else:
+            self.message.set_visible(False)
+        buf = io.BytesIO()
+        self.canvas.print_png(buf, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+        return buf.getvalue()
+
+
+# -- the explorer widget --------------------------------------------------------------
+_STATUS_COLORS = {"ok": "#1a6b1a", "stalled": "#8a5a00", "diverged": "#8b0000", "error": "#8b0000"}
+
+
+class Explorer:
+    """Sliders that retrain a network on a running problem and redraw the result.
+
+    Parameters
+    ----------
+    problem : {"spiral", "polynomial"}, default "spiral"
+    lr : float, default 0.1
+        Between 1e-4 and 10 (the log slider's range).
+    seed : int, default 0
+        Between 0 and ``seed_max``.
+    epochs : int, default 2000
+        Between 1 and 20000.
+    standardize_x, standardize_y, batchnorm : bool, default False
+        See :func:`fit`.
+    toggles : sequence of str, default ()
+        Which of "standardize_x", "standardize_y", "batchnorm" get a checkbox.
+    problems : sequence of str, default ("spiral", "polynomial")
+        The choices of the problem selector.
+    seed_max : int, default 99
+    cache_size : int, default 48
+        Runs (and their pictures) kept, keyed by the full configuration, so
+        returning to a setting already seen answers at once.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What the notebook displays (also shown when the Explorer is the last
+        expression of a cell).
+    history : History
+        The current run's History; ``replay`` of ``config_text`` reproduces it exactly.
+    run : Run
+    status_kind : {"ok", "stalled", "diverged", "error"}
+    status_text : str
+    config_text : str
+        A runnable call, e.g. ``nnlib.widgets.replay(problem='spiral', lr=0.1, ...)``.
+
+    Examples
+    --------
+    >>> ex = Explorer(problem="spiral", lr=0.1)      # doctest: +SKIP
+    >>> ex.update(lr=10).diverged_at is None         # doctest: +SKIP
+    True
+    >>> ex.status_kind                               # doctest: +SKIP
+    'stalled'
+    """
+
+    def __init__(self, problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False,
+                 batchnorm=False, toggles=(), problems=("spiral", "polynomial"), seed_max=99, cache_size=48):
+        problems = tuple(problems)
+        if not problems or any(p not in PROBLEMS for p in problems):
+            raise ValueError(f"problems must be a non-empty sequence of {', '.join(map(repr, PROBLEMS))}, got {problems!r}")
+        toggles = tuple(toggles)
+        for t in toggles:
+            if t not in TOGGLES:
+                raise ValueError(f"unknown toggle {t!r}; expected some of {', '.join(map(repr, TOGGLES))}")
+        self._problems = problems
+        self._seed_max = int(seed_max)
+        self._lr_range = (10.0 ** LR_EXPONENTS[0], 10.0 ** LR_EXPONENTS[1])
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"cache_size must be a positive integer, got {cache_size!r}")
+        self._cache_size = cache_size
+        self._cache = OrderedDict()
+        self.config = self._check(dict(problem=problem, lr=lr, seed=seed, epochs=epochs, standardize_x=standardize_x,
+                                       standardize_y=standardize_y, batchnorm=batchnorm))
+        self._syncing = False
+        self._figure = ExplorerFigure()
+        self._build_widgets(toggles)
+        self.run = None
+        self.status_kind = "ok"
+        self.status_text = ""
+        self._apply(self.config)
+
+    # -- controls ------------------------------------------------------------
+    def _build_widgets(self, toggles):
+        c = self.config
+        self.controls = {
+            "problem": W.Dropdown(options=list(self._problems), value=c["problem"], description="problem",
+                                  layout=W.Layout(width="200px")),
+            "lr": W.FloatLogSlider(value=c["lr"], min=LR_EXPONENTS[0], max=LR_EXPONENTS[1], base=10, step=0.1,
+                                   description="learning rate", continuous_update=False, readout_format=".3g",
+                                   style={"description_width": "initial"}, layout=W.Layout(width="340px")),
+            "seed": W.IntSlider(value=c["seed"], min=0, max=self._seed_max, description="seed", continuous_update=False,
+                                layout=W.Layout(width="260px")),
+            "epochs": W.BoundedIntText(value=c["epochs"], min=1, max=EPOCHS_MAX, step=100, description="epochs",
+                                       continuous_update=False, layout=W.Layout(width="170px")),
+        }
+        labels = {"standardize_x": "standardize x", "standardize_y": "standardize y", "batchnorm": "batch norm"}
+        for t in toggles:
+            self.controls[t] = W.Checkbox(value=c[t], description=labels[t], indent=False, layout=W.Layout(width="130px"))
+        for name, control in self.controls.items():
+            control.add_class("nnlib-" + name.replace("_", "-"))
+            control.observe(self._make_observer(name), names="value")
+        self.image = W.Image(format="png")
+        self.image.add_class("nnlib-plot")
+        self.status = W.HTML()
+        self.status.add_class("nnlib-status")
+        self.config_html = W.HTML()
+        self.config_html.add_class("nnlib-config")
+        row = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.widget = W.VBox([row, self.image, self.status, self.config_html])
+        self.widget.add_class("nnlib-explorer")
+
+    def _make_observer(self, name):
+        def observer(change):
+            if self._syncing:
+                return
+            try:
+                self.update(**{name: change["new"]})
+            except Exception as exc:  # noqa: BLE001 - a widget must show the problem, never raise
+                self._show_error(exc)
+
+        return observer
+
+    def _sync_controls(self):
+        self._syncing = True
+        try:
+            for name, control in self.controls.items():
+                if control.value != self.config[name]:
+                    control.value = self.config[name]
+            if "standardize_y" in self.controls:
+                self.controls["standardize_y"].disabled = PROBLEMS[self.config["problem"]].is_classification
+        finally:
+            self._syncing = False
+
+    def _show_error(self, exc):
+        self.status_kind = "error"
+        self.status_text = f"error: {exc}"
+        self.status.value = self._status_html()
+        self._sync_controls()  # put the controls back on the run that is shown
+
+    def _status_html(self):
+        color = _STATUS_COLORS[self.status_kind]
+        return f'<span style="color:{color}; font-family:monospace">{html.escape(self.status_text)}</span>'
+
+    # -- runs ------------------------------------------------------------------
+    def _check(self, config):
+        return check_config(**config, problems=self._problems, lr_range=self._lr_range, seed_max=self._seed_max)
+
+    @staticmethod
+    def _key(config):
+        cfg = dict(config)
+        if PROBLEMS[cfg["problem"]].is_classification:
+            cfg["standardize_y"] = False  # no effect on 0/1 labels: the same run
+        return tuple(cfg[k] for k in CONFIG_KEYS)
+
+    def _apply(self, config):
+        key = self._key(config)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            run, png = self._cache[key]
+        else:
+            run = fit(**config)
+            png = self._figure.draw(run)
+            self._cache[key] = (run, png)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        # the run's own config, so the replay line matches the run drawn
+        self.config = dict(config)
+        self.run = run
+        self.image.value = png
+        self.status_kind = run.status.kind
+        self.status_text = run.status.message
+        self.status.value = self._status_html()
+        self.config_text = config_call(self.config)
+        self.config_html.value = f'<code style="font-size:90%">{html.escape(self.config_text)}</code>'
+        self._sync_controls()
+
+    def update(self, **changes):
+        """Retrain (or fetch from the cache) with ``changes`` applied and redraw in place.
+
+        This is exactly what releasing a slider does. Invalid values raise a
+        ``ValueError``/``TypeError`` before anything changes (a slider shows
+        the message in the status line instead).
+
+        Parameters
+        ----------
+        **changes
+            Any of problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm.
+
+        Returns
+        -------
+        History
+        """
+        unknown = sorted(set(changes) - set(CONFIG_KEYS))
+        if unknown:
+            raise TypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(CONFIG_KEYS)}")
+        config = self._check({**self.config, **changes})
+        self._apply(config)
+        return self.history
+
+    @property
+    def history(self):
+        return self.run.history
+
+    @property
+    def png(self):
+        """The current figure as PNG bytes."""
+        return bytes(self.image.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self):
+        return f"Explorer({self.config_text[len('nnlib.widgets.replay('):-1]}) -> {self.status_text}"
+
+
+__all__ = ["Explorer", "ExplorerFigure", "Run", "fit", "replay", "problem_data", "check_config", "config_call", "PROBLEMS"]

@@ -1,0 +1,218 @@
+"""The explorer, driven without a browser: its callbacks are called directly."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import nnlib  # noqa: E402
+import nnlib.widgets as widgets  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return widgets.Explorer(toggles=widgets.TOGGLES)
+
+
+def same_history(a, b):
+    return (
+        np.array_equal(a.loss, b.loss, equal_nan=True)
+        and np.array_equal(a.grad_norms, b.grad_norms, equal_nan=True)
+        and a.diverged_at == b.diverged_at
+    )
+
+
+def test_default_run_reports_loss_and_accuracy(explorer):
+    explorer.update(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False)
+    assert explorer.status_kind == "ok"
+    assert "final loss" in explorer.status_text and "accuracy" in explorer.status_text
+    assert explorer.png.startswith(PNG_SIGNATURE)
+    assert explorer.history.epochs_run == 2000
+
+
+def test_config_line_replays_the_exact_run(explorer):
+    explorer.update(problem="spiral", lr=0.3, seed=7, epochs=300)
+    model, hist = eval(explorer.config_text, {"nnlib": nnlib})
+    assert isinstance(model, nnlib.MLP)
+    assert same_history(hist, explorer.history)
+    assert "lr=0.3" in explorer.config_html.value and "seed=7" in explorer.config_html.value
+
+
+def test_lr_10_on_the_spiral_stalls_and_says_so(explorer):
+    hist = explorer.update(problem="spiral", lr=10, seed=0, epochs=2000)
+    assert hist.diverged_at is None
+    assert explorer.status_kind == "stalled"
+    assert "stalled" in explorer.status.value and "spiked to 580" in explorer.status_text
+    assert explorer._figure.message.get_visible()
+    assert "stalled" in explorer._figure.message.get_text()
+
+
+def test_lr_10_on_the_polynomial_diverges_and_says_so(explorer):
+    hist = explorer.update(problem="polynomial", lr=10, seed=0, epochs=2000)
+    assert hist.diverged_at is not None
+    assert explorer.status_kind == "diverged"
+    assert "diverged" in explorer.status.value
+    assert explorer._figure.message.get_visible()
+    assert explorer.png.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("problem", ["spiral", "polynomial"])
+@pytest.mark.parametrize("lr", [1e-4, 10.0])
+def test_slider_extremes_never_raise(problem, lr):
+    ex = widgets.Explorer(problem=problem, epochs=50)
+    ex.controls["lr"].value = lr            # what the browser does on release
+    assert ex.config["lr"] == pytest.approx(lr)
+    assert ex.status_kind in ("ok", "stalled", "diverged")
+    for seed in (ex.controls["seed"].min, ex.controls["seed"].max):
+        ex.controls["seed"].value = seed
+        assert ex.config["seed"] == seed and ex.status_kind != "error"
+    ex.controls["epochs"].value = 1
+    assert ex.history.epochs_run == 1 and ex.status_kind != "error"
+
+
+def test_slider_moves_retrain_with_the_new_value():
+    ex = widgets.Explorer(epochs=100)
+    before = ex.history
+    ex.controls["seed"].value = 3
+    assert ex.config["seed"] == 3 and not same_history(before, ex.history)
+    ex.controls["problem"].value = "polynomial"
+    assert ex.config["problem"] == "polynomial" and ex.history.grad_norms.shape[1] == 3
+    assert "MSE" in ex.status_text or "diverged" in ex.status_text
+
+
+def test_observer_shows_errors_in_the_status_line(monkeypatch):
+    ex = widgets.Explorer(epochs=50)
+    shown = ex.config.copy()
+
+    def broken(**config):
+        raise RuntimeError("simulated failure inside training")
+
+    monkeypatch.setattr(widgets, "fit", broken)
+    ex.controls["seed"].value = 5           # must not raise
+    assert ex.status_kind == "error"
+    assert "simulated failure" in ex.status.value and "Traceback" not in ex.status.value
+    assert ex.controls["seed"].value == shown["seed"]   # the control goes back to the run on display
+    assert ex.config == shown
+
+
+def test_update_rejects_bad_values_before_changing_anything():
+    ex = widgets.Explorer(epochs=50)
+    config, png = ex.config.copy(), ex.png
+    with pytest.raises(ValueError, match="lr must be between"):
+        ex.update(lr=100)
+    with pytest.raises(ValueError, match="problem must be one of"):
+        ex.update(problem="moons")
+    with pytest.raises(TypeError, match="unknown setting"):
+        ex.update(learning_rate=0.1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        ex.update(seed=1.5)
+    with pytest.raises(ValueError, match="epochs must be"):
+        ex.update(epochs=0)
+    assert ex.config == config and ex.png == png
+
+
+def test_constructor_rejects_unknown_toggles_and_problems():
+    with pytest.raises(ValueError, match="unknown toggle"):
+        widgets.Explorer(toggles=("dropout",))
+    with pytest.raises(ValueError, match="problems must be"):
+        widgets.Explorer(problems=("moons",))
+
+
+def test_seen_configuration_comes_from_the_cache(monkeypatch):
+    ex = widgets.Explorer(epochs=100)
+    first = ex.run
+    ex.update(seed=1)
+    calls = []
+    real_fit = widgets.fit
+    monkeypatch.setattr(widgets, "fit", lambda **c: calls.append(c) or real_fit(**c))
+    ex.update(seed=0)
+    assert calls == [] and ex.run is first
+
+
+def test_cache_is_bounded():
+    ex = widgets.Explorer(epochs=5, cache_size=3)
+    for seed in range(6):
+        ex.update(seed=seed)
+    assert len(ex._cache) == 3
+
+
+def test_figure_is_reused_and_no_pyplot_figures_pile_up():
+    plt.close("all")
+    ex = widgets.Explorer(epochs=50)
+    image, figure = ex.image, ex._figure.figure
+    pngs = set()
+    for lr in (0.01, 0.1, 1.0, 10.0):
+        ex.update(lr=lr)
+        pngs.add(ex.png)
+    assert ex.image is image and ex._figure.figure is figure
+    assert len(pngs) == 4
+    assert plt.get_fignums() == []
+
+
+def test_dom_contract_classes_and_controls():
+    ex = widgets.Explorer(toggles=("standardize_x", "batchnorm"), epochs=20)
+    assert "nnlib-explorer" in ex.widget._dom_classes
+    lr = ex.controls["lr"]
+    assert "nnlib-lr" in lr._dom_classes and lr.description == "learning rate"
+    assert (lr.min, lr.max, lr.base, lr.continuous_update) == (-4, 1, 10, False)
+    seed = ex.controls["seed"]
+    assert "nnlib-seed" in seed._dom_classes and seed.description == "seed" and not seed.continuous_update
+    assert "nnlib-problem" in ex.controls["problem"]._dom_classes
+    assert ex.controls["problem"].description == "problem"
+    assert "nnlib-epochs" in ex.controls["epochs"]._dom_classes
+    assert ex.image.format == "png" and "nnlib-plot" in ex.image._dom_classes
+    assert "nnlib-status" in ex.status._dom_classes and "nnlib-config" in ex.config_html._dom_classes
+    assert "nnlib-standardize-x" in ex.controls["standardize_x"]._dom_classes
+    assert "nnlib-batchnorm" in ex.controls["batchnorm"]._dom_classes
+    assert "standardize_y" not in ex.controls
+    assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+
+
+def test_notebook_01_shows_no_toggles():
+    ex = widgets.Explorer(epochs=10)
+    assert set(ex.controls) == {"problem", "lr", "seed", "epochs"}
+
+
+def test_standardize_y_reports_mse_in_original_units():
+    ex = widgets.Explorer(problem="polynomial", lr=0.01, epochs=300, standardize_x=True, standardize_y=True,
+                          toggles=widgets.TOGGLES)
+    run = ex.run
+    X, y = widgets.problem_data("polynomial")
+    mse = float(np.mean((run.predict(X) - y) ** 2))
+    assert run.final_mse == pytest.approx(mse)
+    assert mse > 1000  # original units: thousands squared, not standardized units
+    scale = run.y_scaler.scale_[0]
+    np.testing.assert_allclose(run.loss_original, run.history.loss * scale**2)
+    assert f"{run.final_mse:.4g}" in ex.status_text
+    assert not ex.controls["standardize_y"].disabled
+    ex.update(problem="spiral")
+    assert ex.controls["standardize_y"].disabled
+
+
+def test_toggles_change_the_run_and_replay_exactly():
+    ex = widgets.Explorer(problem="polynomial", lr=0.01, epochs=200, toggles=widgets.TOGGLES)
+    assert ex.status_kind == "diverged"
+    ex.controls["standardize_x"].value = True
+    ex.controls["standardize_y"].value = True
+    assert ex.status_kind == "ok"
+    ex.controls["batchnorm"].value = True
+    assert any(isinstance(layer, nnlib.BatchNorm) for layer in ex.run.model.layers)
+    _, hist = eval(ex.config_text, {"nnlib": nnlib})
+    assert same_history(hist, ex.history)
+
+
+def test_standardize_y_has_no_effect_on_spiral_labels():
+    _, a = widgets.replay(problem="spiral", epochs=50, standardize_y=True)
+    _, b = widgets.replay(problem="spiral", epochs=50, standardize_y=False)
+    assert same_history(a, b)
+
+
+def test_standardize_x_uses_a_scaler_fitted_on_the_training_data():
+    run = widgets.fit(problem="spiral", epochs=5, standardize_x=True)
+    X, _ = widgets.problem_data("spiral")
+    np.testing.assert_allclose(run.x_scaler.mean_, X.mean(axis=0))
+    np.testing.assert_allclose(run.x_scaler.scale_, X.std(axis=0))
