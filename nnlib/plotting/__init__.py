@@ -14,3 +14,4 @@ from .diagnostics import (  # noqa: F401
     plot_run_outcomes,
     plot_update_ratios,
 )
+from .surfaces import plot_gd_path, plot_loss_surface, plot_surface_with_path  # noqa: F401
