@@ -217,7 +217,8 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
     history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"])
     # MSE scales with the square of the target's scale, so this is the MSE in original units
-    loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
+    with np.errstate(over="ignore"):  # a loss near overflow may overflow here: it is shown as diverging anyway
+        loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
     run = Run(cfg, model, history, x_scaler, y_scaler, RunStatus("ok", ""), loss_original, np.nan, None)
     status = run_status(history, "loss" if spec.is_classification else "MSE")
     if status.kind != "diverged":
@@ -259,9 +260,22 @@ _COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")
 _GRID = 70  # decision-boundary grid: GRID x GRID predictions per redraw
 
 
-def _finite_log_limits(values, floor=1e-300):
+# Log axes only show values in this range: a diverging run's loss can reach 1e300
+# before it overflows, and matplotlib's log tick locator fails on such a span.
+_LOG_FLOOR, _LOG_CEILING = 1e-150, 1e150
+
+
+def _log_clip(values):
+    """Values for a log axis: non-finite and non-positive ones hidden, the rest clipped to the shown range."""
     v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v) & (v > floor)]
+    with np.errstate(invalid="ignore"):
+        shown = np.where(np.isfinite(v) & (v > 0), v, np.nan)
+    return np.clip(shown, _LOG_FLOOR, _LOG_CEILING)
+
+
+def _finite_log_limits(values, floor=_LOG_FLOOR):
+    v = _log_clip(values)
+    v = v[np.isfinite(v) & (v >= floor)]
     if v.size == 0:
         return 1e-3, 1.0
     lo, hi = float(v.min()), float(v.max())
@@ -346,8 +360,7 @@ class ExplorerFigure:
             self._setup_problem(cfg["problem"])
         epochs_run = run.history.epochs_run
         ep = np.arange(epochs_run)
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = np.where(np.isfinite(run.loss_original), run.loss_original, np.nan)
+        loss = _log_clip(run.loss_original)
         self.loss_line.set_data(ep, loss)
         self.ax_loss.set_xlim(0, max(cfg["epochs"] - 1, 1))
         self.ax_loss.set_ylim(*_finite_log_limits(loss))
@@ -364,7 +377,7 @@ class ExplorerFigure:
             j = len(self.grad_lines)
             self.grad_lines.append(self.ax_grad.plot([], [], lw=1.1, color=_COLORS[j % len(_COLORS)], label=f"Dense {j + 1}")[0])
             self.ax_grad.legend(loc="lower left", fontsize=8, frameon=False)
-        shown = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)
+        shown = _log_clip(norms)
         for j, line in enumerate(self.grad_lines):
             line.set_visible(j < norms.shape[1])
             if j < norms.shape[1]:

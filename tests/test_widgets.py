@@ -216,3 +216,16 @@ def test_standardize_x_uses_a_scaler_fitted_on_the_training_data():
     X, _ = widgets.problem_data("spiral")
     np.testing.assert_allclose(run.x_scaler.mean_, X.mean(axis=0))
     np.testing.assert_allclose(run.x_scaler.scale_, X.std(axis=0))
+
+
+def test_a_loss_near_overflow_draws_without_error_or_warning():
+    # Standardized inputs, raw targets, lr ~ 0.03: the MSE reaches ~1e262 before
+    # it overflows; log axes over such a span once crashed matplotlib's tick locator.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ex = widgets.Explorer(problem="polynomial", lr=10**-1.5, seed=0, epochs=2000, standardize_x=True)
+    assert ex.status_kind == "diverged"
+    assert "diverged" in ex.status_text
+    assert ex.png.startswith(b"\x89PNG")
