@@ -14,4 +14,5 @@ from .diagnostics import (  # noqa: F401
     plot_run_outcomes,
     plot_update_ratios,
 )
+from .maps import plot_stability_map, plot_stability_maps, plot_sweep_losses  # noqa: F401
 from .surfaces import plot_gd_path, plot_loss_surface, plot_surface_with_path  # noqa: F401

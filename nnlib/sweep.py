@@ -1,0 +1,664 @@
+"""Stability sweeps: many seeds x learning rates x settings, trained as ensembles.
+
+A *setting* is one way of feeding a problem to its network:
+
+- ``"raw"``: raw inputs and raw targets;
+- ``"standardized"``: a ``StandardScaler`` on the inputs (and, for the
+  polynomial, on the targets), fitted on the training data;
+- ``"standardized+bn"``: the same, and ``MLP(..., batchnorm=True)``.
+
+All the seeds and learning rates of one setting train as one ensemble with a
+per-model learning-rate vector, so a whole map costs a few numpy calls per
+epoch. :func:`run_sweep` returns a :class:`SweepResult`, a tidy table with one row
+per run, and keeps every result in an in-memory cache, so asking again for a
+grid already computed answers at once.
+
+What a run's outcome means (exclusive, checked in this order):
+
+``"diverged"``
+    The loss became non-finite (NaN or inf).
+``"converged"``
+    The training metric reached the target within the epoch budget.
+``"spike"``
+    The loss rose above ``spike_factor`` times its first value, stayed
+    finite, came back below that level, and the run did not reach the target.
+``"stalled"``
+    Anything else: finite, no recovered spike, target not reached.
+
+A run stops at the first epoch where it reaches the target: its
+``final_metric`` and ``final_loss`` are read there. The ensemble is pruned of
+finished runs as it trains (and stops when none is left), which saves time and
+changes nothing that is recorded: each network of an ensemble trains exactly as
+it would alone.
+"""
+
+from __future__ import annotations
+
+import numbers
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+
+from ._validation import check_choice, check_int, check_positive_finite
+from .datasets import make_polynomial, make_spiral
+from .network import MLP
+from .preprocessing import StandardScaler
+from .training import train
+
+SETTINGS = ("raw", "standardized", "standardized+bn")
+OUTCOMES = ("converged", "diverged", "spike", "stalled")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """How one running problem is built, trained and judged.
+
+    Attributes
+    ----------
+    name : str
+    sizes : tuple of int
+        Layer widths of its ``MLP``.
+    output : "sigmoid" or None
+    loss : {"bce", "mse"}
+    metric : str
+        The metric recorded by :func:`nnlib.train` that the target applies to.
+    target : float
+        Default target: a run converged when ``metric >= target``.
+    data_rng : int
+        Default seed of the data set.
+    scale_targets : bool
+        Whether the standardized settings also standardize the targets.
+    """
+
+    name: str
+    sizes: tuple
+    output: object
+    loss: str
+    metric: str
+    target: float
+    data_rng: int
+    scale_targets: bool
+
+    def make_data(self, data_rng):
+        """The raw training data, ``(X, y)`` of shapes (n, sizes[0]) and (n, 1)."""
+        if self.name == "spiral":
+            return make_spiral(n_per_class=250, noise=0.2, rng=data_rng)
+        return make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=data_rng)
+
+
+# Targets. Spiral: 95% training accuracy; 99% is reached by too few runs of the
+# 2-18-4-1 network within a notebook's epoch budget to compare settings.
+# Polynomial: R^2 >= 0.95 on the training points; R^2 is unchanged by
+# standardizing y, so one target serves every setting, and the exact
+# degree-5 least-squares fit reaches about 0.997 (the noise floor).
+PROBLEMS = {
+    "spiral": Problem("spiral", (2, 18, 4, 1), "sigmoid", "bce", "accuracy", 0.95, 0, False),
+    "polynomial": Problem("polynomial", (1, 88, 48, 1), None, "mse", "r2", 0.95, 41, True),
+}
+
+
+def prepare(problem, setting, data_rng=None):
+    """The data and network options of one (problem, setting).
+
+    Parameters
+    ----------
+    problem : {"spiral", "polynomial"}
+    setting : {"raw", "standardized", "standardized+bn"}
+    data_rng : int or None
+        Seed of the data set; None for the problem's default.
+
+    Returns
+    -------
+    X : ndarray of shape (n, sizes[0])
+        Inputs as the network sees them.
+    y : ndarray of shape (n, 1)
+        Targets as the network sees them.
+    mlp_kwargs : dict
+        ``sizes``, ``output`` and ``batchnorm`` for :class:`~nnlib.MLP`.
+    y_scale : float
+        Multiply a mean squared error by this to get it in the original units
+        of the targets (1 when the targets are not scaled).
+    """
+    spec = _problem(problem)
+    check_choice(setting, "setting", SETTINGS)
+    data_rng = spec.data_rng if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
+    X, y = spec.make_data(data_rng)
+    y_scale = 1.0
+    if setting != "raw":
+        X = StandardScaler().fit_transform(X)
+        if spec.scale_targets:
+            scaler = StandardScaler().fit(y)
+            y = scaler.transform(y)
+            y_scale = float(scaler.scale_[0] ** 2)
+    kwargs = {"sizes": list(spec.sizes), "output": spec.output, "batchnorm": setting == "standardized+bn"}
+    return X, y, kwargs, y_scale
+
+
+# -- the result -----------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """One row per run of a sweep, as numpy columns of length N.
+
+    Rows are ordered by setting, then learning rate, then seed.
+
+    Attributes
+    ----------
+    problem : str
+    target : float
+        A run converged when its ``metric`` reached this.
+    metric : str
+    epochs : int
+        The epoch budget of every run.
+    seeds : ndarray of shape (n_seeds,)
+    lrs : ndarray of shape (n_lrs,)
+    setting : ndarray of str, shape (N,)
+    seed : ndarray of int, shape (N,)
+    lr : ndarray of float, shape (N,)
+    outcome : ndarray of str, shape (N,)
+        One of ``OUTCOMES``.
+    epochs_to_target : ndarray of float, shape (N,)
+        Gradient steps taken before the metric first reached the target
+        (NaN if it never did).
+    diverged_at : ndarray of float, shape (N,)
+        The 0-based epoch whose loss was non-finite (NaN if none).
+    final_metric, final_loss : ndarray of float, shape (N,)
+        At the epoch the run stopped: the target epoch, the divergence epoch,
+        or the last of the budget. ``final_loss`` is in the units trained on.
+    final_loss_original : ndarray of float, shape (N,)
+        ``final_loss`` in the original units of the targets (MSE of the
+        polynomial in y's units; the same as ``final_loss`` otherwise).
+    spiked : ndarray of bool, shape (N,)
+        The loss rose above ``spike_factor`` times its first value at some point.
+    loss_curves : ndarray of float, shape (N, epochs)
+        Each run's loss per epoch, NaN after it stopped.
+    """
+
+    problem: str
+    target: float
+    metric: str
+    epochs: int
+    seeds: np.ndarray
+    lrs: np.ndarray
+    setting: np.ndarray
+    seed: np.ndarray
+    lr: np.ndarray
+    outcome: np.ndarray
+    epochs_to_target: np.ndarray
+    diverged_at: np.ndarray
+    final_metric: np.ndarray
+    final_loss: np.ndarray
+    final_loss_original: np.ndarray
+    spiked: np.ndarray
+    loss_curves: np.ndarray = field(repr=False)
+
+    COLUMNS = ("setting", "seed", "lr", "outcome", "epochs_to_target", "diverged_at", "final_metric", "final_loss", "final_loss_original", "spiked")
+
+    def __len__(self):
+        return len(self.seed)
+
+    @property
+    def settings(self):
+        """The settings in the order they were swept."""
+        return tuple(dict.fromkeys(self.setting.tolist()))
+
+    def _rows(self, setting):
+        check_choice(setting, "setting", self.settings)
+        return np.flatnonzero(self.setting == setting)
+
+    def grid(self, column, setting):
+        """One column of one setting as a (n_lrs, n_seeds) array, rows ordered like ``lrs``.
+
+        Parameters
+        ----------
+        column : str
+            One of ``COLUMNS`` (e.g. ``"epochs_to_target"``, ``"outcome"``).
+        setting : str
+
+        Returns
+        -------
+        ndarray of shape (n_lrs, n_seeds)
+        """
+        check_choice(column, "column", self.COLUMNS)
+        return getattr(self, column)[self._rows(setting)].reshape(len(self.lrs), len(self.seeds))
+
+    def converged_fraction(self, setting):
+        """Fraction of seeds that converged at each learning rate, shape (n_lrs,)."""
+        return (self.grid("outcome", setting) == "converged").mean(axis=1)
+
+    def largest_stable_lr(self, setting, fraction=0.9):
+        """The largest learning rate at which at least ``fraction`` of the seeds converged, or None."""
+        ok = self.converged_fraction(setting) >= fraction - 1e-12
+        return float(self.lrs[ok].max()) if ok.any() else None
+
+    def largest_safe_lr(self, setting):
+        """The largest learning rate up to which no seed diverged or spiked, or None.
+
+        Every learning rate of the sweep up to and including it kept every
+        run's loss finite and below ``spike_factor`` times its first value.
+        """
+        bad = np.isin(self.grid("outcome", setting), ("diverged", "spike")) | self.grid("spiked", setting)
+        safe = ~bad.any(axis=1)
+        if not safe[0]:
+            return None
+        n_safe = len(safe) if safe.all() else int(np.argmin(safe))
+        return float(self.lrs[n_safe - 1])
+
+    def outcome_counts(self, setting, lr=None):
+        """``{outcome: count}`` over one setting (and one learning rate, if given)."""
+        rows = self._rows(setting)
+        if lr is not None:
+            rows = rows[np.isclose(self.lr[rows], lr)]
+            if rows.size == 0:
+                raise ValueError(f"lr={lr!r} is not in this sweep; its learning rates are {self.lrs.tolist()}")
+        return {o: int((self.outcome[rows] == o).sum()) for o in OUTCOMES}
+
+    def run(self, setting, lr, seed):
+        """One run's row as a dict (its loss curve under ``"loss_curve"``)."""
+        rows = self._rows(setting)
+        hit = rows[np.isclose(self.lr[rows], lr) & (self.seed[rows] == seed)]
+        if hit.size == 0:
+            raise ValueError(f"no run with setting={setting!r}, lr={lr!r}, seed={seed!r} in this sweep")
+        row = self.records()[hit[0]]
+        row["loss_curve"] = self.loss_curves[hit[0]]
+        return row
+
+    def loss_curves_held(self, setting, lr):
+        """The loss curves of one (setting, lr) for bands over seeds.
+
+        A run that stopped at its target (or at the end of a stalled budget)
+        is held at the loss it stopped at, so the band does not shrink to the
+        slow runs; a run that diverged is NaN from its divergence on, so it
+        drops out of the band instead of dragging it to infinity.
+
+        Returns
+        -------
+        ndarray of shape (n_seeds, epochs)
+        """
+        rows = self._rows(setting)
+        rows = rows[np.isclose(self.lr[rows], lr)]
+        if rows.size == 0:
+            raise ValueError(f"lr={lr!r} is not in this sweep; its learning rates are {self.lrs.tolist()}")
+        curves = self.loss_curves[rows].copy()
+        for j, row in enumerate(rows):
+            if self.outcome[row] == "diverged":
+                curves[j, int(self.diverged_at[row]) :] = np.nan
+            elif self.outcome[row] == "converged":
+                stop = int(self.epochs_to_target[row])
+                curves[j, stop + 1 :] = curves[j, stop]
+        return curves
+
+    def records(self):
+        """The table as a list of dicts, NaN shown as None."""
+        out = []
+        for i in range(len(self)):
+            row = {"problem": self.problem}
+            for c in self.COLUMNS:
+                v = getattr(self, c)[i].item()
+                row[c] = None if isinstance(v, float) and np.isnan(v) else v
+            out.append(row)
+        return out
+
+    def summary(self, fraction=0.9):
+        """Per setting: the largest stable lr, the median epochs to target there, and the converged share.
+
+        Returns
+        -------
+        dict of setting to dict
+            ``largest_stable_lr`` (float or None), ``median_epochs`` at that
+            learning rate (float or None), ``largest_safe_lr`` (see
+            :meth:`largest_safe_lr`), ``converged_share`` over the whole
+            grid, and ``best_lr_share``: the largest converged fraction at any
+            one learning rate.
+        """
+        out = {}
+        for s in self.settings:
+            lr = self.largest_stable_lr(s, fraction)
+            med = None
+            if lr is not None:
+                ep = self.grid("epochs_to_target", s)[np.isclose(self.lrs, lr)][0]
+                med = float(np.nanmedian(ep))
+            conv = self.grid("outcome", s) == "converged"
+            out[s] = {
+                "largest_stable_lr": lr,
+                "median_epochs": med,
+                "largest_safe_lr": self.largest_safe_lr(s),
+                "converged_share": float(conv.mean()),
+                "best_lr_share": float(conv.mean(axis=1).max()),
+            }
+        return out
+
+    def table(self):
+        """A short text table: converged / diverged / spike / stalled counts per setting and lr."""
+        lines = [f"{self.problem}: target {self.metric} >= {self.target:g} within {self.epochs} epochs, {len(self.seeds)} seeds"]
+        lines.append(f"{'setting':<18}{'lr':>9}  " + "  ".join(f"{o:>9}" for o in OUTCOMES) + f"  {'median epochs':>13}")
+        for s in self.settings:
+            for i, lr in enumerate(self.lrs):
+                c = self.outcome_counts(s, lr)
+                ep = self.grid("epochs_to_target", s)[i]
+                med = f"{np.nanmedian(ep):13.0f}" if np.isfinite(ep).any() else f"{'-':>13}"
+                lines.append(f"{s:<18}{lr:>9.3g}  " + "  ".join(f"{c[o]:>9d}" for o in OUTCOMES) + f"  {med}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"SweepResult(problem={self.problem!r}, {len(self)} runs, settings={list(self.settings)}, {len(self.lrs)} lrs x {len(self.seeds)} seeds, {self.epochs} epochs)"
+
+
+# -- training one setting -------------------------------------------------------
+_CACHE = {}
+
+
+def clear_cache():
+    """Forget every cached sweep result."""
+    _CACHE.clear()
+
+
+def cache_size():
+    """Number of (problem, setting, grid) results held in the cache."""
+    return len(_CACHE)
+
+
+def run_setting(problem, setting, seeds, lrs, epochs, target, data_rng, spike_factor=10.0, chunk=50, on_chunk=None):
+    """Train every seed x learning rate of one setting as one ensemble.
+
+    The numeric core of :func:`run_sweep` (no cache, no processes). Models are
+    ordered learning rate first, then seed.
+
+    Parameters
+    ----------
+    problem, setting : str
+    seeds : tuple of int, length S
+    lrs : tuple of float, length L
+    epochs : int
+    target : float
+    data_rng : int
+    spike_factor : float
+    chunk : int
+        Epochs trained between two prunings of finished runs.
+    on_chunk : callable, optional
+        ``on_chunk(epochs_done)`` after each chunk (for progress bars).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The per-run columns of :class:`SweepResult` for these L * S runs.
+    """
+    spec = _problem(problem)
+    X, y, kwargs, y_scale = prepare(problem, setting, data_rng)
+    n = len(lrs) * len(seeds)
+    lr_vec = np.repeat(np.asarray(lrs, dtype=np.float64), len(seeds))
+    model = MLP(rng=[s for _ in lrs for s in seeds], **kwargs)
+    losses = np.full((n, epochs), np.nan)
+    metric = np.full((n, epochs), np.nan)
+    hit = np.full(n, np.nan)
+    diverged_at = np.full(n, np.nan)
+    active = np.arange(n)
+    start = 0
+    while start < epochs and active.size:
+        steps = min(chunk, epochs - start)
+        hist = train(model, X, y, loss=spec.loss, lr=lr_vec[active], epochs=steps, metrics=[spec.metric])
+        ran = hist.epochs_run
+        losses[active, start : start + ran] = hist.loss.T
+        metric[active, start : start + ran] = hist.metrics[spec.metric].T
+        done = np.zeros(active.size, dtype=bool)
+        for j, k in enumerate(active):
+            d = hist.diverged_at[j]
+            # The metric of the epoch whose loss was not finite does not count.
+            reached = np.flatnonzero(metric[k, start : start + (ran if d is None else d)] >= target)
+            if reached.size:
+                e = start + reached[0]
+                hit[k] = e
+                losses[k, e + 1 :] = np.nan  # the run stops at its target
+                metric[k, e + 1 :] = np.nan
+                done[j] = True
+            elif d is not None:
+                diverged_at[k] = start + d
+                done[j] = True
+        start += steps
+        if on_chunk is not None:
+            on_chunk(start)
+        if done.any() and not done.all() and start < epochs:
+            keep = np.flatnonzero(~done)
+            model = MLP.stack([model.member(int(j)) for j in keep])
+        active = active[~done]
+    return _summarize_runs(losses, metric, hit, diverged_at, spike_factor, y_scale)
+
+
+def _summarize_runs(losses, metric, hit, diverged_at, spike_factor, y_scale):
+    n, epochs = losses.shape
+    stop = np.where(np.isfinite(hit), hit, np.where(np.isfinite(diverged_at), diverged_at, epochs - 1)).astype(int)
+    rows = np.arange(n)
+    final_loss = losses[rows, stop]
+    final_metric = metric[rows, stop]
+    first = losses[:, 0]
+    threshold = spike_factor * np.abs(first)
+    with np.errstate(invalid="ignore"):
+        above = np.isfinite(losses) & (losses > threshold[:, None])
+        spiked = above.any(axis=1)
+        recovered = spiked & (final_loss <= threshold)
+    outcome = np.full(n, "stalled", dtype=object)
+    outcome[recovered] = "spike"
+    outcome[np.isfinite(hit)] = "converged"
+    outcome[np.isfinite(diverged_at)] = "diverged"
+    return {
+        "outcome": outcome.astype(str),
+        "epochs_to_target": hit,
+        "diverged_at": diverged_at,
+        "final_metric": final_metric,
+        "final_loss": final_loss,
+        "final_loss_original": final_loss * y_scale,
+        "spiked": spiked,
+        "loss_curves": losses,
+    }
+
+
+def _run_job(job):
+    """Process-pool entry point: ``job`` is the cache key of one setting."""
+    problem, setting, seeds, lrs, epochs, target, data_rng, spike_factor = job
+    return run_setting(problem, setting, seeds, lrs, epochs, target, data_rng, spike_factor)
+
+
+# -- the public entry point -----------------------------------------------------
+def run_sweep(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settings=SETTINGS, epochs=2000, target=None, data_rng=None, spike_factor=10.0, n_jobs=1, progress=None):
+    """Train a grid of seeds x learning rates for each setting of one problem.
+
+    Parameters
+    ----------
+    problem : {"spiral", "polynomial"}
+    seeds : sequence of int, default range(16)
+        Initialization seeds (the ``rng`` of each :class:`~nnlib.MLP`).
+    lrs : sequence of float
+        Learning rates, positive and finite; shown sorted ascending.
+    settings : sequence of str, default all of ``SETTINGS``
+    epochs : int, default 2000
+        Epoch budget of every run.
+    target : float, optional
+        A run converged when its metric (training accuracy for the spiral,
+        R^2 for the polynomial) reaches it; default ``PROBLEMS[problem].target``.
+    data_rng : int, optional
+        Seed of the data set; default ``PROBLEMS[problem].data_rng``.
+    spike_factor : float, default 10
+        A loss above ``spike_factor`` times its first value is a spike.
+    n_jobs : int, default 1
+        Processes to run settings in parallel (results are identical for any value).
+        The processes are started with "spawn": a script that asks for more
+        than one needs the ``if __name__ == "__main__":`` guard.
+    progress : bool or None
+        Show a ``tqdm.auto`` progress bar; None shows it for long sweeps
+        (more than 250,000 model-epochs still to train, some tens of seconds).
+
+    Returns
+    -------
+    SweepResult
+
+    Examples
+    --------
+    >>> res = run_sweep("spiral", seeds=range(4), lrs=[0.1, 1.0], epochs=100)  # doctest: +SKIP
+    >>> res.grid("outcome", "standardized+bn").shape  # doctest: +SKIP
+    (2, 4)
+    """
+    plan = _plan(problem, seeds, lrs, settings, epochs, target, data_rng, spike_factor)
+    _execute([plan], n_jobs, progress)
+    return _assemble(plan)
+
+
+def run_sweeps(grids, n_jobs=1, progress=None, **common):
+    """Several problems' sweeps at once, their settings shared out over ``n_jobs`` processes.
+
+    Parameters
+    ----------
+    grids : dict of str to dict
+        ``{problem: keyword arguments of run_sweep}``, e.g.
+        ``{"spiral": {"lrs": [0.1, 1.0]}, "polynomial": {"lrs": [1e-3, 0.1]}}``.
+    n_jobs : int, default 1
+    progress : bool or None
+    **common
+        Keyword arguments of :func:`run_sweep` shared by every problem
+        (``seeds``, ``epochs``, ...), overridden by ``grids``.
+
+    Returns
+    -------
+    dict of str to SweepResult
+    """
+    if not isinstance(grids, dict) or not grids:
+        raise TypeError(f"grids must be a non-empty dict of problem -> run_sweep options, got {grids!r}")
+    allowed = {"seeds", "lrs", "settings", "epochs", "target", "data_rng", "spike_factor"}
+    plans = {}
+    for problem, options in grids.items():
+        options = {**common, **dict(options)}
+        unknown = set(options) - allowed
+        if unknown:
+            raise TypeError(f"unknown sweep option(s) {sorted(unknown)} for {problem!r}; expected some of {sorted(allowed)}")
+        plans[problem] = _plan(problem, **options)
+    _execute(list(plans.values()), n_jobs, progress)
+    return {problem: _assemble(plan) for problem, plan in plans.items()}
+
+
+@dataclass
+class _Plan:
+    spec: Problem
+    settings: tuple
+    seeds: tuple
+    lrs: tuple
+    epochs: int
+    target: float
+    jobs: dict  # setting -> cache key (also the arguments of run_setting)
+
+
+def _plan(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settings=SETTINGS, epochs=2000, target=None, data_rng=None, spike_factor=10.0):
+    """Validate one problem's sweep and name its jobs (nothing runs)."""
+    spec = _problem(problem)
+    seeds = _check_seeds(seeds)
+    lrs = check_positive_finite(np.asarray(lrs, dtype=np.float64).ravel(), "lrs", n_models=len(np.ravel(lrs)))
+    lrs = tuple(float(v) for v in np.unique(lrs))
+    if isinstance(settings, str):
+        settings = (settings,)
+    settings = tuple(check_choice(s, "setting", SETTINGS) for s in settings)
+    if not settings or len(set(settings)) != len(settings):
+        raise ValueError(f"settings must be a non-empty list of distinct settings from {SETTINGS}, got {settings!r}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    target = spec.target if target is None else _check_target(target)
+    data_rng = spec.data_rng if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
+    spike_factor = float(check_positive_finite(spike_factor, "spike_factor"))
+    jobs = {s: (spec.name, s, seeds, lrs, epochs, target, data_rng, spike_factor) for s in settings}
+    return _Plan(spec, settings, seeds, lrs, epochs, target, jobs)
+
+
+def _job_cost(job):
+    """A rough relative cost, to start the longest jobs first."""
+    problem, setting, seeds, lrs, epochs = job[:5]
+    per_model_epoch = {"spiral": 2.0, "polynomial": 1.0}[problem] * (2.0 if setting == "standardized+bn" else 1.0)
+    return per_model_epoch * len(seeds) * len(lrs) * epochs
+
+
+def _execute(plans, n_jobs, progress):
+    """Train every job of ``plans`` that is not cached yet, and cache it."""
+    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    todo = list(dict.fromkeys(job for plan in plans for job in plan.jobs.values() if job not in _CACHE))
+    if not todo:
+        return
+    if progress is None:
+        progress = sum(len(job[2]) * len(job[3]) * job[4] for job in todo) > 250_000
+    total = sum(job[4] for job in todo)
+    bar = _progress_bar(total, " + ".join(dict.fromkeys(f"{job[0]} sweep" for job in todo))) if progress else None
+    try:
+        if n_jobs == 1 or len(todo) == 1:
+            for job in todo:
+                done = [0]
+
+                def tick(e, done=done):
+                    if bar is not None:
+                        bar.update(e - done[0])
+                    done[0] = e
+
+                _CACHE[job] = _freeze(run_setting(*job, on_chunk=tick))
+                if bar is not None:
+                    bar.update(job[4] - done[0])
+        else:
+            todo.sort(key=_job_cost, reverse=True)
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_run_job, job): job for job in todo}
+                for future in as_completed(futures):
+                    job = futures[future]
+                    _CACHE[job] = _freeze(future.result())
+                    if bar is not None:
+                        bar.update(job[4])
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _assemble(plan):
+    parts = [_CACHE[plan.jobs[s]] for s in plan.settings]
+    seeds, lrs, settings = plan.seeds, plan.lrs, plan.settings
+    n = len(lrs) * len(seeds)
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    return SweepResult(
+        problem=plan.spec.name,
+        target=plan.target,
+        metric=plan.spec.metric,
+        epochs=plan.epochs,
+        seeds=np.array(seeds),
+        lrs=np.array(lrs),
+        setting=np.repeat(np.array(settings), n),
+        seed=np.tile(np.array(seeds), len(lrs) * len(settings)),
+        lr=np.tile(np.repeat(np.array(lrs), len(seeds)), len(settings)),
+        **cols,
+    )
+
+
+def _freeze(columns):
+    for a in columns.values():
+        a.setflags(write=False)
+    return columns
+
+
+def _progress_bar(total, desc):
+    from tqdm.auto import tqdm  # only needed when a bar is shown
+
+    return tqdm(total=total, desc=desc, unit="epoch")
+
+
+def _problem(problem):
+    check_choice(problem, "problem", tuple(PROBLEMS))
+    return PROBLEMS[problem]
+
+
+def _check_seeds(seeds):
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of non-negative ints such as range(16), got {seeds!r}")
+    seeds = tuple(check_int(s, f"seeds[{i}]", minimum=0) for i, s in enumerate(seeds))
+    if not seeds:
+        raise ValueError("seeds is empty; a sweep needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    return seeds
+
+
+def _check_target(target):
+    if isinstance(target, bool) or not isinstance(target, numbers.Real) or not np.isfinite(target):
+        raise TypeError(f"target must be a finite number, got {target!r}")
+    return float(target)
