@@ -5,6 +5,7 @@ drew. Importing this package imports matplotlib but changes none of its
 settings; styles are passed per call.
 """
 
+from .bn import figure_png, plot_against_lr, plot_quantile_bands, quantile_table  # noqa: F401
 from .curves import plot_band, plot_decision_boundary, plot_fit, plot_grad_norms, plot_loss  # noqa: F401
 from .diagnostics import (  # noqa: F401
     plot_autopsy,
