@@ -16,6 +16,8 @@ and every reduction runs over the sample axis, ``-2``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._validation import check_choice, check_int
@@ -72,6 +74,22 @@ def _matmul_shape(a, b):
     """Shape of ``a @ b`` for the 2-D and 3-D (ensemble) operands used here."""
     batch = a.shape[:-2] if a.ndim >= b.ndim else b.shape[:-2]
     return batch + (a.shape[-2], b.shape[-1])
+
+
+@functools.lru_cache(maxsize=8)
+def _ones(n):
+    """A read-only vector of n ones, for sums over the sample axis written as matmuls."""
+    ones = np.ones(n)
+    ones.flags.writeable = False
+    return ones
+
+
+@functools.lru_cache(maxsize=8)
+def _mean_weights(n):
+    """A read-only vector of n entries 1/n: ``_mean_weights(n) @ x`` is the mean over samples."""
+    w = np.full(n, 1.0 / n)
+    w.flags.writeable = False
+    return w
 
 
 def _check_training(training):
@@ -180,16 +198,19 @@ class Dense(Layer):
             y += self.params["b"][..., None, :]
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         """Fill ``grads`` and return the gradient with respect to the input.
 
         Parameters
         ----------
         dy : ndarray of shape (n, fan_out) or (K, n, fan_out)
+        input_grad : bool, default True
+            False skips computing ``dx`` (training needs none for the first
+            layer, whose input is the data) and returns None.
 
         Returns
         -------
-        dx : ndarray of shape (n, fan_in) or (K, n, fan_in)
+        dx : ndarray of shape (n, fan_in) or (K, n, fan_in), or None
         """
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
@@ -198,7 +219,9 @@ class Dense(Layer):
         # A sum over the sample axis written as a matmul: much faster than
         # dy.sum(axis=-2) for the small, tall arrays of this tutorial.
         if "b" in self.grads:
-            np.matmul(np.ones(dy.shape[-2]), dy, out=self.grads["b"])
+            np.matmul(_ones(dy.shape[-2]), dy, out=self.grads["b"])
+        if not input_grad:
+            return None
         W_T = self.params["W"].swapaxes(-1, -2)
         return np.matmul(dy, W_T, out=self._out("dx", _matmul_shape(dy, W_T)))
 
@@ -359,7 +382,7 @@ class BatchNorm(Layer):
         beta = self.params["beta"][..., None, :]
         if training:
             n = x.shape[-2]
-            ones = np.full(n, 1.0 / n)
+            ones = _mean_weights(n)
             mean = ones @ x                      # (…, F): the mean over samples, as a matmul
             xc = np.subtract(x, mean[..., None, :], out=self._out("xc", x.shape))
             var = ones @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
@@ -397,7 +420,7 @@ class BatchNorm(Layer):
             raise RuntimeError("BatchNorm.backward called before forward")
         x_hat, inv_std, was_training = self._cache
         n = dy.shape[-2]
-        ones = np.ones(n)
+        ones = _ones(n)
         np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])
         scale = (self.params["gamma"] * inv_std)[..., None, :]

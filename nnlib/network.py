@@ -156,10 +156,13 @@ class MLP:
         """
         return self._backward(np.asarray(dy, dtype=np.float64))
 
-    def _backward(self, dy, layers=None):
-        for layer in reversed(self.layers if layers is None else layers):
+    def _backward(self, dy, layers=None, input_grad=True):
+        layers = self.layers if layers is None else layers
+        for layer in layers[:0:-1]:
             dy = layer.backward(dy)
-        return dy
+        if input_grad:
+            return layers[0].backward(dy)
+        return layers[0].backward(dy, input_grad=False)  # the first layer is always a Dense
 
     def check_input(self, x, name="x"):
         """Validate an input batch and return it as a float64 array."""

@@ -187,6 +187,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             step = lr if n_models is None else lr_vec.reshape((n_models,) + (1,) * (p.ndim - 1))
             updates.append((p, layer.grads[key], step))
 
+    dense_grads = [d.grads["W"] for d in dense]
+    norm_row = np.empty(norm_hist.shape[1:])
     # The last layer's output is left out: it is handed to the metric functions,
     # which may keep it. It is also small (one column per sample).
     reused_outputs = _ReusedOutputs(body[:-1])
@@ -215,10 +217,13 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                         p = out
                         value = loss_fn(out, yb)
                         grad = loss_fn.gradient(out, yb)
-                    model._backward(grad, body)
-                norms = [np.sqrt(np.einsum("...ij,...ij->...", d.grads["W"], d.grads["W"])) for d in dense]
-                epoch_norms = epoch_norms + weight * np.stack(norms, axis=-1)
-                epoch_loss = epoch_loss + weight * value
+                    model._backward(grad, body, input_grad=False)
+                norms = _grad_norms(dense_grads, norm_row)
+                if full_batch:
+                    epoch_norms, epoch_loss = norms, value
+                else:
+                    epoch_norms = epoch_norms + weight * norms
+                    epoch_loss = epoch_loss + weight * value
                 for name, fn in metric_fns.items():
                     epoch_metrics[name] = epoch_metrics[name] + weight * fn(p, yb)
                 bad = ~np.isfinite(value)
@@ -275,6 +280,25 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if n_models is not None:
         _blank_after_divergence(hist)
     return hist
+
+
+def _grad_norms(grads, out):
+    """Frobenius norm of each weight gradient, written into ``out``.
+
+    Parameters
+    ----------
+    grads : list of ndarray of shape (fan_in, fan_out) or (K, fan_in, fan_out)
+    out : ndarray of shape (len(grads),) or (K, len(grads))
+
+    Returns
+    -------
+    out
+    """
+    for j, g in enumerate(grads):
+        # vdot on one network's contiguous gradient is several times cheaper
+        # than einsum's per-call parsing, and this runs every epoch.
+        out[..., j] = np.vdot(g, g) if g.ndim == 2 else np.einsum("kij,kij->k", g, g)
+    return np.sqrt(out, out=out)
 
 
 class _ReusedOutputs:
