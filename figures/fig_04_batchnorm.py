@@ -6,6 +6,7 @@ import numpy as np
 from make_figures import save_png
 
 import nnlib
+from nnlib.diagnostics import ReluInputRecorder
 from nnlib.plotting import plot_band, plot_quantile_bands, quantile_table
 
 SIZES = [2, 18, 4, 1]
@@ -17,25 +18,11 @@ def _spiral():
     return nnlib.StandardScaler().fit_transform(X), y
 
 
-def _relu_inputs(model, X):
-    """Training-mode input of each ReLU layer, computed on a copy (the running statistics stay put)."""
-    probe, x, out = model.copy(), X, []
-    for layer in probe.layers:
-        if isinstance(layer, nnlib.ReLU):
-            out.append(x)
-        x = layer.forward(x, training=True)
-    return out
-
-
 def _watch(batchnorm, Xs, y, lr=1.0, epochs=2000, seed=0):
     model = nnlib.MLP(SIZES, batchnorm=batchnorm, rng=seed)
-    seen = {0: _relu_inputs(model, Xs)}
-
-    def watch(epoch, model, loss):
-        if epoch + 1 in LOOK_AT:
-            seen[epoch + 1] = _relu_inputs(model, Xs)
-
-    nnlib.train(model, Xs, y, lr=lr, epochs=epochs, callback=watch)
+    recorder = ReluInputRecorder(model, Xs, steps=LOOK_AT)
+    nnlib.train(model, Xs, y, lr=lr, epochs=epochs, callback=recorder)
+    seen = recorder.seen
     steps = np.array(sorted(seen))
     quantiles = [np.array([quantile_table(seen[s][j]) for s in steps]) for j in range(2)]
     active = np.array([(seen[s][1] > 0).mean(axis=0) for s in steps])

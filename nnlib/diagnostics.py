@@ -351,6 +351,68 @@ def dead_relu_fraction(model, X):
     return np.stack(fractions, axis=-1)
 
 
+def relu_inputs(model, X, training=True):
+    """The input of each ReLU layer (its pre-activation) for the samples ``X``.
+
+    Computed on a copy of ``model``, so a training-mode pass leaves the
+    ``BatchNorm`` running statistics where they were.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array_like of shape (n, sizes[0])
+    training : bool, default True
+        Training mode shows what the network sees while it learns (``BatchNorm``
+        with batch statistics); False shows evaluation mode.
+
+    Returns
+    -------
+    list of ndarray, one per ReLU layer, of shape (n, width) or (K, n, width)
+    """
+    x = model.check_input(X, "X")
+    probe = model.copy()
+    inputs = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in probe.layers:
+            if isinstance(layer, ReLU):
+                inputs.append(x)
+            x = layer.forward(x, training)
+    return inputs
+
+
+class ReluInputRecorder:
+    """Training callback: the ReLU layers' inputs at chosen gradient steps.
+
+    Parameters
+    ----------
+    model : MLP
+        The model about to be trained; its state before any update is step 0.
+    X : array_like of shape (n, sizes[0])
+        The samples to record (usually the training inputs).
+    steps : iterable of int
+        Numbers of gradient steps (epochs of full-batch training) after which
+        to record; 0 is recorded at construction if listed.
+
+    Attributes
+    ----------
+    seen : dict of int to list of ndarray
+        Step -> ``relu_inputs(model, X)`` at that step.
+    """
+
+    def __init__(self, model, X, steps):
+        self.X = X
+        self.steps = {check_int(s, "step", minimum=0) for s in steps}
+        self.seen = {}
+        if 0 in self.steps:
+            self.seen[0] = relu_inputs(model, X)
+
+    def __call__(self, epoch, model, loss):
+        # called after the update of `epoch`, so epoch + 1 steps have been taken
+        if epoch + 1 in self.steps:
+            self.seen[epoch + 1] = relu_inputs(model, self.X)
+        return False
+
+
 # -- update-to-weight ratio --------------------------------------------------------
 class UpdateRatio:
     """Training callback: per-layer size of each update relative to the weights.

@@ -233,3 +233,32 @@ def test_diagnostics_does_not_import_matplotlib():
     code = "import sys, nnlib.diagnostics; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_relu_inputs_are_the_pre_activations_and_leave_running_statistics_alone():
+    X, y = nnlib.make_spiral(n_per_class=20, rng=0)
+    model = nnlib.MLP([2, 6, 3, 1], batchnorm=True, rng=0)
+    model.layers[1].running_mean[:] = 5.0
+    before = [layer.running_mean.copy() for layer in model.layers if isinstance(layer, nnlib.BatchNorm)]
+    z1, z2 = diag.relu_inputs(model, X)
+    assert z1.shape == (40, 6) and z2.shape == (40, 3)
+    # training mode: the first BatchNorm output has mean beta (0) and unit variance per unit
+    np.testing.assert_allclose(z1.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(z1.std(axis=0), 1.0, rtol=1e-3)
+    after = [layer.running_mean for layer in model.layers if isinstance(layer, nnlib.BatchNorm)]
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # evaluation mode uses the running statistics instead, so it differs
+    assert not np.allclose(diag.relu_inputs(model, X, training=False)[0], z1)
+
+
+def test_relu_input_recorder_records_the_requested_steps():
+    X, y = nnlib.make_spiral(n_per_class=20, rng=0)
+    model = nnlib.MLP([2, 6, 3, 1], rng=0)
+    initial = diag.relu_inputs(model, X)
+    recorder = diag.ReluInputRecorder(model, X, steps=[0, 1, 5])
+    nnlib.train(model, X, y, lr=0.1, epochs=5, callback=recorder)
+    assert sorted(recorder.seen) == [0, 1, 5]
+    np.testing.assert_array_equal(recorder.seen[0][0], initial[0])
+    np.testing.assert_array_equal(recorder.seen[5][1], diag.relu_inputs(model, X)[1])
+    assert not np.array_equal(recorder.seen[1][0], recorder.seen[0][0])
