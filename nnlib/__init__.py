@@ -1,13 +1,13 @@
 """nnlib: the small numpy library behind *Taming Unstable Gradients*.
 
 The numeric core (datasets, init, layers, network, losses, metrics,
-preprocessing, training, gradcheck, diagnostics, curvature, model_selection,
+preprocessing, training, gradcheck, diagnostics, curvature, model_selection, problems,
 sweep) needs only numpy. ``nnlib.plotting`` and ``nnlib.widgets`` sit on top
 and import matplotlib and ipywidgets when they are imported themselves.
 Importing nnlib changes no global state.
 """
 
-from . import curvature, diagnostics, model_selection, sweep
+from . import curvature, diagnostics, model_selection, problems, sweep
 from .datasets import make_polynomial, make_spiral
 from .gradcheck import check_layer, check_model, numerical_gradient, relative_error
 from .init import he, small_uniform, xavier
@@ -32,5 +32,5 @@ __all__ = [
     "StandardScaler", "MinMaxScaler", "NotFittedError",
     "train", "History",
     "numerical_gradient", "relative_error", "check_layer", "check_model",
-    "curvature", "diagnostics", "model_selection", "sweep",
+    "curvature", "diagnostics", "model_selection", "problems", "sweep",
 ]

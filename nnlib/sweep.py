@@ -42,61 +42,13 @@ from multiprocessing import get_context
 import numpy as np
 
 from ._validation import check_choice, check_int, check_positive_finite
-from .datasets import make_polynomial, make_spiral
 from .network import MLP
 from .preprocessing import StandardScaler
+from .problems import PROBLEMS, Problem, get_problem  # noqa: F401  (PROBLEMS: part of this module's interface)
 from .training import train
 
 SETTINGS = ("raw", "standardized", "standardized+bn")
 OUTCOMES = ("converged", "diverged", "spike", "stalled")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """How one running problem is built, trained and judged.
-
-    Attributes
-    ----------
-    name : str
-    sizes : tuple of int
-        Layer widths of its ``MLP``.
-    output : "sigmoid" or None
-    loss : {"bce", "mse"}
-    metric : str
-        The metric recorded by :func:`nnlib.train` that the target applies to.
-    target : float
-        Default target: a run converged when ``metric >= target``.
-    data_rng : int
-        Default seed of the data set.
-    scale_targets : bool
-        Whether the standardized settings also standardize the targets.
-    """
-
-    name: str
-    sizes: tuple
-    output: object
-    loss: str
-    metric: str
-    target: float
-    data_rng: int
-    scale_targets: bool
-
-    def make_data(self, data_rng):
-        """The raw training data, ``(X, y)`` of shapes (n, sizes[0]) and (n, 1)."""
-        if self.name == "spiral":
-            return make_spiral(n_per_class=250, noise=0.2, rng=data_rng)
-        return make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=data_rng)
-
-
-# Targets. Spiral: 95% training accuracy; 99% is reached by too few runs of the
-# 2-18-4-1 network within a notebook's epoch budget to compare settings.
-# Polynomial: R^2 >= 0.95 on the training points; R^2 is unchanged by
-# standardizing y, so one target serves every setting, and the exact
-# degree-5 least-squares fit reaches about 0.997 (the noise floor).
-PROBLEMS = {
-    "spiral": Problem("spiral", (2, 18, 4, 1), "sigmoid", "bce", "accuracy", 0.95, 0, False),
-    "polynomial": Problem("polynomial", (1, 88, 48, 1), None, "mse", "r2", 0.95, 41, True),
-}
 
 
 def prepare(problem, setting, data_rng=None):
@@ -121,14 +73,14 @@ def prepare(problem, setting, data_rng=None):
         Multiply a mean squared error by this to get it in the original units
         of the targets (1 when the targets are not scaled).
     """
-    spec = _problem(problem)
+    spec = get_problem(problem)
     check_choice(setting, "setting", SETTINGS)
-    data_rng = spec.data_rng if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
+    data_rng = spec.data_seed if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
     X, y = spec.make_data(data_rng)
     y_scale = 1.0
     if setting != "raw":
         X = StandardScaler().fit_transform(X)
-        if spec.scale_targets:
+        if not spec.is_classification:  # standardized settings also standardize regression targets
             scaler = StandardScaler().fit(y)
             y = scaler.transform(y)
             y_scale = float(scaler.scale_[0] ** 2)
@@ -384,7 +336,7 @@ def run_setting(problem, setting, seeds, lrs, epochs, target, data_rng, spike_fa
     dict of str to ndarray
         The per-run columns of :class:`SweepResult` for these L * S runs.
     """
-    spec = _problem(problem)
+    spec = get_problem(problem)
     X, y, kwargs, y_scale = prepare(problem, setting, data_rng)
     n = len(lrs) * len(seeds)
     lr_vec = np.repeat(np.asarray(lrs, dtype=np.float64), len(seeds))
@@ -477,7 +429,7 @@ def run_sweep(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), se
         A run converged when its metric (training accuracy for the spiral,
         R^2 for the polynomial) reaches it; default ``PROBLEMS[problem].target``.
     data_rng : int, optional
-        Seed of the data set; default ``PROBLEMS[problem].data_rng``.
+        Seed of the data set; default ``PROBLEMS[problem].data_seed``.
     spike_factor : float, default 10
         A loss above ``spike_factor`` times its first value is a spike.
     n_jobs : int, default 1
@@ -548,7 +500,7 @@ class _Plan:
 
 def _plan(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settings=SETTINGS, epochs=2000, target=None, data_rng=None, spike_factor=10.0):
     """Validate one problem's sweep and name its jobs (nothing runs)."""
-    spec = _problem(problem)
+    spec = get_problem(problem)
     seeds = _check_seeds(seeds)
     lrs = check_positive_finite(np.asarray(lrs, dtype=np.float64).ravel(), "lrs", n_models=len(np.ravel(lrs)))
     lrs = tuple(float(v) for v in np.unique(lrs))
@@ -559,7 +511,7 @@ def _plan(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settin
         raise ValueError(f"settings must be a non-empty list of distinct settings from {SETTINGS}, got {settings!r}")
     epochs = check_int(epochs, "epochs", minimum=1)
     target = spec.target if target is None else _check_target(target)
-    data_rng = spec.data_rng if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
+    data_rng = spec.data_seed if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
     spike_factor = float(check_positive_finite(spike_factor, "spike_factor"))
     jobs = {s: (spec.name, s, seeds, lrs, epochs, target, data_rng, spike_factor) for s in settings}
     return _Plan(spec, settings, seeds, lrs, epochs, target, jobs)
@@ -640,11 +592,6 @@ def _progress_bar(total, desc):
     from tqdm.auto import tqdm  # only needed when a bar is shown
 
     return tqdm(total=total, desc=desc, unit="epoch")
-
-
-def _problem(problem):
-    check_choice(problem, "problem", tuple(PROBLEMS))
-    return PROBLEMS[problem]
 
 
 def _check_seeds(seeds):

@@ -40,11 +40,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-from .datasets import make_polynomial, make_spiral
 from .diagnostics import RunStatus, run_status
 from .metrics import accuracy, r2_score
 from .network import MLP
 from .preprocessing import StandardScaler
+from .problems import PROBLEMS
 from .training import History, train
 
 LR_EXPONENTS = (-4, 1)
@@ -54,31 +54,9 @@ TOGGLES = ("standardize_x", "standardize_y", "batchnorm")
 CONFIG_KEYS = ("problem", "lr", "seed", "epochs") + TOGGLES
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One running problem: its data, network and loss."""
-
-    name: str
-    sizes: tuple
-    output: str | None
-    loss: str
-    loss_label: str
-    data_seed: int
-
-    @property
-    def is_classification(self):
-        return self.loss == "bce"
-
-
-PROBLEMS = {
-    "spiral": Problem("spiral", (2, 18, 4, 1), "sigmoid", "bce", "loss (BCE)", 0),
-    "polynomial": Problem("polynomial", (1, 88, 48, 1), None, "mse", "MSE", 41),
-}
-
-
 @cache
 def _data(name):
-    X, y = make_spiral(rng=0) if name == "spiral" else make_polynomial(rng=PROBLEMS[name].data_seed)
+    X, y = PROBLEMS[name].make_data()
     X.setflags(write=False)
     y.setflags(write=False)
     return X, y
