@@ -340,7 +340,9 @@ class ExplorerFigure:
         ep = np.arange(epochs_run)
         loss = _log_clip(run.loss_original)
         self.loss_line.set_data(ep, loss)
-        self.ax_loss.set_xlim(0, max(cfg["epochs"] - 1, 1))
+        # a diverged run stops early: zoom to the epochs it ran, or its curve is a sliver at the left
+        x_max = max(cfg["epochs"] - 1, 1) if run.status.kind != "diverged" else max(epochs_run, 5)
+        self.ax_loss.set_xlim(0, x_max)
         self.ax_loss.set_ylim(*_finite_log_limits(loss))
         if run.status.kind != "ok" and np.isfinite(loss).any():
             peak = int(np.nanargmax(loss))
@@ -360,7 +362,7 @@ class ExplorerFigure:
             line.set_visible(j < norms.shape[1])
             if j < norms.shape[1]:
                 line.set_data(ep, shown[:, j])
-        self.ax_grad.set_xlim(0, max(cfg["epochs"] - 1, 1))
+        self.ax_grad.set_xlim(0, x_max)
         self.ax_grad.set_ylim(*_finite_log_limits(shown))
 
         if run.status.kind == "diverged":
