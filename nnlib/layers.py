@@ -92,6 +92,17 @@ def _mean_weights(n):
     return w
 
 
+def _rows(v, n):
+    """A per-feature vector ``v`` (shape (…, F)) repeated for n samples: shape (…, n, F).
+
+    Broadcasting a (…, 1, F) row over (…, n, F) runs several times slower in
+    numpy than an elementwise operation on two full arrays (the inner loop is
+    only F long), and materializing the row first costs less than it saves.
+    The values, and so every result, are the same as with broadcasting.
+    """
+    return np.repeat(v[..., None, :], n, axis=-2)
+
+
 def _check_training(training):
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be True or False, got {type(training).__name__}: {training!r}")
@@ -378,27 +389,25 @@ class BatchNorm(Layer):
         ndarray, same shape as ``x``
         """
         _check_training(training)
-        gamma = self.params["gamma"][..., None, :]
-        beta = self.params["beta"][..., None, :]
+        n = x.shape[-2]
         if training:
-            n = x.shape[-2]
-            ones = _mean_weights(n)
-            mean = ones @ x                      # (…, F): the mean over samples, as a matmul
-            xc = np.subtract(x, mean[..., None, :], out=self._out("xc", x.shape))
-            var = ones @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
+            weights = _mean_weights(n)
+            mean = weights @ x                   # (…, F): the mean over samples, as a matmul
+            xc = np.subtract(x, _rows(mean, n), out=self._out("xc", x.shape))
+            var = weights @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
             inv_std = 1.0 / np.sqrt(var + self.eps)
             x_hat = xc
-            x_hat *= inv_std[..., None, :]
+            x_hat *= _rows(inv_std, n)
             m = self.momentum
             self.running_mean = m * self.running_mean + (1.0 - m) * mean
             self.running_var = m * self.running_var + (1.0 - m) * var
             self._cache = (x_hat, inv_std, True)
         else:
             inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
-            x_hat = (x - self.running_mean[..., None, :]) * inv_std[..., None, :]
+            x_hat = (x - _rows(self.running_mean, n)) * _rows(inv_std, n)
             self._cache = (x_hat, inv_std, False)
-        y = np.multiply(x_hat, gamma, out=self._out("y", x_hat.shape))
-        y += beta
+        y = np.multiply(x_hat, _rows(self.params["gamma"], n), out=self._out("y", x_hat.shape))
+        y += _rows(self.params["beta"], n)
         return y
 
     def backward(self, dy):
@@ -423,12 +432,12 @@ class BatchNorm(Layer):
         ones = _ones(n)
         np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])
-        scale = (self.params["gamma"] * inv_std)[..., None, :]
+        scale = _rows(self.params["gamma"] * inv_std, n)
         if not was_training:
             return np.multiply(dy, scale, out=self._out("dx", dy.shape))
         # dx = gamma/std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
-        mean_dy = (self.grads["beta"] / n)[..., None, :]
-        mean_dy_xhat = (self.grads["gamma"] / n)[..., None, :]
+        mean_dy = _rows(self.grads["beta"] / n, n)
+        mean_dy_xhat = _rows(self.grads["gamma"] / n, n)
         dx = np.multiply(x_hat, mean_dy_xhat, out=self._out("dx", dy.shape))
         np.subtract(dy, dx, out=dx)
         dx -= mean_dy
