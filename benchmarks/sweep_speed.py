@@ -89,12 +89,12 @@ def main(argv=None):
     rows = []
     for problem, setting, lr in cases16:
         target = sw.PROBLEMS[problem].target
-        ens = sw.run_setting(problem, setting, seeds, (lr,), args.epochs, target, sw.PROBLEMS[problem].data_rng)
+        ens = sw.run_setting(problem, setting, seeds, (lr,), args.epochs, target, sw.PROBLEMS[problem].data_seed)
         for k, seed in enumerate(seeds):
             conv, ep, div = one_network(problem, setting, seed, lr, args.epochs, target)
             assert (ens["outcome"][k] == "converged") == conv and (ep is None or ens["epochs_to_target"][k] == ep)
         cases = {
-            "ensemble": (lambda p=problem, s=setting, lr=lr, t=target: sw.run_setting(p, s, seeds, (lr,), args.epochs, t, sw.PROBLEMS[p].data_rng), 1),
+            "ensemble": (lambda p=problem, s=setting, lr=lr, t=target: sw.run_setting(p, s, seeds, (lr,), args.epochs, t, sw.PROBLEMS[p].data_seed), 1),
             "one at a time": (lambda p=problem, s=setting, lr=lr, t=target: [one_network(p, s, k, lr, args.epochs, t) for k in seeds], 1),
         }
         res = interleaved(cases, args.repeats)

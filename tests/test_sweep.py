@@ -230,3 +230,16 @@ def test_largest_safe_lr_stops_at_the_first_unsafe_rate():
     assert res.largest_safe_lr("standardized+bn") == 0.003
     res.spiked[0] = True  # a converged-after-spike run at the smallest rate is not safe either
     assert res.largest_safe_lr("standardized+bn") is None
+
+
+def test_training_in_blocks_records_what_one_ensemble_records(monkeypatch):
+    # 2 learning rates x 5 seeds = 10 runs: blocks of 3 (the last one of 1) against one ensemble
+    args = ("polynomial", "standardized+bn", tuple(range(5)), (0.1, 0.3), 300, 0.95, 41)
+    monkeypatch.setattr(sw, "BLOCK", 3)
+    blocks = sw.run_setting(*args)
+    monkeypatch.setattr(sw, "BLOCK", 1000)
+    whole = sw.run_setting(*args)
+    assert set(blocks) == set(whole)
+    for key in whole:
+        np.testing.assert_array_equal(blocks[key], whole[key], err_msg=key)
+    assert (whole["outcome"] == "converged").any() and (whole["outcome"] != "converged").any()
