@@ -41,8 +41,10 @@ class History:
     after the epoch axis (``loss`` (epochs_run, K), ``grad_norms``
     (epochs_run, K, n_dense)), ``diverged_at`` is a list of K entries, ``lr`` a
     vector, and a network's values after it diverged are NaN. Training stops
-    when every network has diverged. ``run(k)`` gives network k's History
-    exactly as if it had been trained alone.
+    when every network has diverged. ``run(k)`` gives network k's History as
+    if it had been trained alone: the same losses, metrics and weights bit for
+    bit, and gradient norms equal up to rounding in the last bit (a single
+    network's norms are summed in a different order, which is faster).
     """
 
     loss: np.ndarray
