@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import as_generator, check_array, check_int, check_positive_finite, check_same_rows
-from .layers import Dense, Sigmoid, sigmoid
+from .layers import BatchNorm, Dense, Sigmoid, sigmoid
 from .losses import BinaryCrossEntropy, get_loss
 from .metrics import METRICS
 
@@ -24,10 +24,13 @@ class History:
         Training loss of each epoch, computed before that epoch's update (for
         mini-batches, the mean over the epoch's batches).
     grad_norms : ndarray of shape (epochs_run, n_dense)
-        Frobenius norm of each ``Dense`` layer's weight gradient, per epoch.
+        Frobenius norm of each ``Dense`` layer's weight gradient, per epoch
+        (with mini-batches, the mean of the batches' norms weighted by batch size).
     diverged_at : int or None
         The 0-based epoch whose loss was not finite. Training stopped there: the
-        last row of ``loss`` holds that value and no update was made from it.
+        last row of ``loss`` holds that value and no update was made from it
+        (with mini-batches: from the batch whose loss was not finite), neither
+        to the weights nor to the ``BatchNorm`` running statistics.
     metrics : dict of str to ndarray of shape (epochs_run,)
         Each requested metric, evaluated on the same forward pass as the loss.
     max_abs_weight : ndarray of shape (epochs_run, n_dense) or None
@@ -74,7 +77,8 @@ class History:
 
     @property
     def final_loss(self):
-        """The last recorded loss (for an ensemble, each network's last finite-run value)."""
+        """The last recorded loss (for an ensemble, a vector: each network's last, which is
+        the non-finite value of the epoch where it diverged, if it did)."""
         if self.n_models is None:
             return float(self.loss[-1])
         return np.array([self.run(k).loss[-1] for k in range(self.n_models)])
@@ -114,8 +118,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     ----------
     model : MLP
         A single network or an ensemble of K.
-    X : array_like of shape (n, sizes[0])
-        Inputs, shared by every network of an ensemble.
+    X : array_like of shape (n, sizes[0]), or (K, n, sizes[0]) for an ensemble
+        Inputs; a 2-D array is shared by every network of an ensemble.
     y : array_like of shape (n, sizes[-1])
         Targets.
     loss : {"bce", "mse"} or a loss object, default "bce"
@@ -158,6 +162,11 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if y.shape[1] != model.sizes[-1]:
         raise ValueError(f"y has {y.shape[1]} columns, but the model has {model.sizes[-1]} outputs")
     loss_fn = get_loss(loss)
+    if isinstance(loss_fn, BinaryCrossEntropy) and not isinstance(model.layers[-1], Sigmoid):
+        raise ValueError(
+            f"loss 'bce' needs probabilities: a model whose output is a sigmoid (MLP(..., output='sigmoid')); "
+            f"this model's last layer is {model.layers[-1]!r}"
+        )
     lr = check_positive_finite(lr, "lr", n_models=n_models)
     epochs = check_int(epochs, "epochs", minimum=1)
     verbose = check_int(verbose, "verbose", minimum=0)
@@ -171,7 +180,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
         raise TypeError(f"callback must be callable, got {callback!r}")
 
     layers = model.layers
-    fused = isinstance(loss_fn, BinaryCrossEntropy) and isinstance(layers[-1], Sigmoid)
+    fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked above
     body = layers[:-1] if fused else layers
     dense = [layer for layer in layers if isinstance(layer, Dense)]
     shape = (epochs,) if n_models is None else (epochs, n_models)
@@ -189,6 +198,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             step = lr if n_models is None else lr_vec.reshape((n_models,) + (1,) * (p.ndim - 1))
             updates.append((p, layer.grads[key], step))
 
+    batchnorms = [layer for layer in layers if isinstance(layer, BatchNorm)]
     dense_grads = [d.grads["W"] for d in dense]
     norm_row = np.empty(norm_hist.shape[1:])
     # The last layer's output is left out: it is handed to the metric functions,
@@ -209,6 +219,9 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             epoch_metrics = dict.fromkeys(metric_fns, 0.0)
             for Xb, yb in batches:
                 weight = yb.shape[0] / n
+                # BatchNorm replaces its running arrays in each training forward
+                # pass, so keeping the old ones is enough to undo a diverged step.
+                running = [(b.running_mean, b.running_var) for b in batchnorms]
                 with reused_outputs:
                     out = model._forward(Xb, True, body)
                     if fused:
@@ -231,6 +244,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                 bad = ~np.isfinite(value)
                 if n_models is None:
                     if bad:
+                        _restore_running(batchnorms, running)
                         break
                     for param, g, step in updates:
                         param -= step * g
@@ -244,6 +258,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                         # finite weights, as a single network that stopped would.
                         for _, g, _ in updates:
                             g[frozen] = 0.0
+                        _restore_running(batchnorms, running, frozen)
                     for param, g, step in updates:
                         param -= step * g
             loss_hist[epoch] = epoch_loss
@@ -282,6 +297,24 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if n_models is not None:
         _blank_after_divergence(hist)
     return hist
+
+
+def _restore_running(batchnorms, running, models=None):
+    """Put back the running statistics saved before a forward pass.
+
+    Parameters
+    ----------
+    batchnorms : list of BatchNorm
+    running : list of (running_mean, running_var), as saved
+    models : ndarray of bool of shape (K,), optional
+        For an ensemble, the networks to restore; the others keep their update.
+    """
+    for layer, (mean, var) in zip(batchnorms, running, strict=True):
+        if models is None:
+            layer.running_mean, layer.running_var = mean, var
+        else:
+            layer.running_mean = np.where(models[:, None], mean, layer.running_mean)
+            layer.running_var = np.where(models[:, None], var, layer.running_var)
 
 
 def _grad_norms(grads, out):

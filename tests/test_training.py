@@ -204,3 +204,45 @@ def test_mini_batches_cover_every_sample_once_per_epoch(small_spiral):
     # the first epoch's loss averages the batches' losses, weighted by size,
     # each taken before that batch's update, so it differs from the full-batch loss
     assert mini.loss.shape == (1,) and np.isfinite(mini.loss).all() and mini.loss[0] != full.loss[0]
+
+
+def _poly_bn_data():
+    X, y = nnlib.make_polynomial(rng=41)
+    return nnlib.StandardScaler().fit_transform(X), y  # raw targets: large learning rates diverge
+
+
+def test_a_diverged_epoch_leaves_batchnorm_running_statistics_as_they_were():
+    X, y = _poly_bn_data()
+    probe = nnlib.MLP([1, 8, 1], output=None, batchnorm=True, rng=0)
+    hist = nnlib.train(probe, X, y, loss="mse", lr=1e3, epochs=200)
+    d = hist.diverged_at
+    assert d is not None and d >= 1
+    # the same network trained for exactly the epochs before the diverged one
+    before = nnlib.MLP([1, 8, 1], output=None, batchnorm=True, rng=0)
+    nnlib.train(before, X, y, loss="mse", lr=1e3, epochs=d)
+    bn_probe, bn_before = probe.layers[1], before.layers[1]
+    np.testing.assert_array_equal(bn_probe.running_mean, bn_before.running_mean)
+    np.testing.assert_array_equal(bn_probe.running_var, bn_before.running_var)
+    assert np.isfinite(bn_probe.running_var).all()
+
+
+def test_a_frozen_ensemble_member_keeps_its_batchnorm_running_statistics():
+    X, y = _poly_bn_data()
+    ens = nnlib.MLP([1, 8, 1], output=None, batchnorm=True, rng=[0, 1])
+    hist = nnlib.train(ens, X, y, loss="mse", lr=[1e3, 1e-6], epochs=60)
+    assert hist.diverged_at[0] is not None and hist.diverged_at[1] is None
+    for k, lr in ((0, 1e3), (1, 1e-6)):
+        alone = nnlib.MLP([1, 8, 1], output=None, batchnorm=True, rng=k)
+        nnlib.train(alone, X, y, loss="mse", lr=lr, epochs=60)
+        member = ens.member(k)
+        np.testing.assert_array_equal(member.layers[1].running_mean, alone.layers[1].running_mean)
+        np.testing.assert_array_equal(member.layers[1].running_var, alone.layers[1].running_var)
+
+
+def test_bce_needs_a_sigmoid_output():
+    X, y = nnlib.make_spiral(n_per_class=10, rng=0)
+    model = nnlib.MLP([2, 4, 1], output=None, rng=0)
+    before = model.layers[0].params["W"].copy()
+    with pytest.raises(ValueError, match="'bce' needs .* sigmoid"):
+        nnlib.train(model, X, y, loss="bce", lr=0.1, epochs=5)
+    np.testing.assert_array_equal(model.layers[0].params["W"], before)
