@@ -58,7 +58,7 @@ def make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=None, x_r
     noise : float, default 200.0
         Standard deviation of the Gaussian noise added to ``y`` (>= 0).
     scale : float, default 0.1
-        Coefficients are uniform in ``[-scale, scale]`` (> 0).
+        Coefficients are uniform in ``[-scale, scale]`` (>= 0).
     rng : None, int or numpy.random.Generator
         Source of the coefficients and of the noise, in that order.
     x_range : (float, float), default (-10, 10)

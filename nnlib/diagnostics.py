@@ -293,8 +293,13 @@ def layer_snapshots(model, X, y=None, loss="bce", training=True):
     if model.n_models is not None:
         raise ValueError("layer_snapshots needs a single network; use model.member(k) for one of an ensemble")
     X = model.check_input(X, "X")
-    layers = model.layers
     loss_fn = get_loss(loss)
+    if y is not None:  # checked before anything runs
+        y = check_array(y, "y", ndim=2)
+        if y.shape != (X.shape[0], model.sizes[-1]):
+            raise ValueError(f"y must have shape ({X.shape[0]}, {model.sizes[-1]}) to match X and the model's outputs, got {y.shape}")
+    # a copy: a training-mode pass must not move the caller's BatchNorm running statistics
+    layers = model.copy().layers
     fused = isinstance(loss_fn, BinaryCrossEntropy) and isinstance(layers[-1], Sigmoid)
     body = layers[:-1] if fused else layers
     hidden = {i for i, layer in enumerate(layers[:-1]) if type(layer) in ACTIVATIONS.values()}
@@ -310,7 +315,6 @@ def layer_snapshots(model, X, y=None, loss="bce", training=True):
                 outputs[i] = x.copy()
         grads = {}
         if y is not None:
-            y = check_array(y, "y", ndim=2)
             dy = loss_fn.gradient_from_logits(x, y) if fused else loss_fn.gradient(x, y)
             for i in reversed(range(len(body))):
                 if i in hidden:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_generator, check_choice
+from ._validation import as_generator, check_choice, check_int
 
 
 def small_uniform(fan_in, fan_out, rng=None, limit=0.01):
@@ -22,7 +22,7 @@ def small_uniform(fan_in, fan_out, rng=None, limit=0.01):
     -------
     ndarray of shape (fan_in, fan_out)
     """
-    return as_generator(rng).uniform(-limit, limit, size=(fan_in, fan_out))
+    return as_generator(rng).uniform(-limit, limit, size=_fans(fan_in, fan_out))
 
 
 def xavier(fan_in, fan_out, rng=None):
@@ -35,6 +35,7 @@ def xavier(fan_in, fan_out, rng=None):
     -------
     ndarray of shape (fan_in, fan_out)
     """
+    fan_in, fan_out = _fans(fan_in, fan_out)
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return as_generator(rng).uniform(-a, a, size=(fan_in, fan_out))
 
@@ -49,7 +50,12 @@ def he(fan_in, fan_out, rng=None):
     -------
     ndarray of shape (fan_in, fan_out)
     """
+    fan_in, fan_out = _fans(fan_in, fan_out)
     return as_generator(rng).normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+
+
+def _fans(fan_in, fan_out):
+    return check_int(fan_in, "fan_in", minimum=1), check_int(fan_out, "fan_out", minimum=1)
 
 
 INITIALIZERS = {"small_uniform": small_uniform, "xavier": xavier, "he": he}

@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from ._validation import check_choice, check_int
+from ._validation import as_generator, check_choice, check_int
 from .init import get_initializer
 
 
@@ -141,10 +141,10 @@ class Dense(Layer):
         draw = get_initializer(init)
         self.init = init
         if isinstance(rng, (list, tuple)):
-            gens = [np.random.default_rng(r) for r in rng]
+            gens = [as_generator(r, f"rng[{i}]") for i, r in enumerate(rng)]
             W = np.stack([draw(fan_in, fan_out, g) for g in gens])
         else:
-            W = draw(fan_in, fan_out, np.random.default_rng(rng))
+            W = draw(fan_in, fan_out, as_generator(rng))
         self._set(W, np.zeros(W.shape[:-2] + (fan_out,)) if bias else None)
 
     @classmethod

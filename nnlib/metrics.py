@@ -27,6 +27,9 @@ def accuracy(p, y, threshold=0.5):
 def r2_score(y_hat, y):
     """Coefficient of determination, 1 - SS_res / SS_tot, per output averaged.
 
+    For a constant target (SS_tot = 0) it is 1 for a perfect fit and 0
+    otherwise, as in scikit-learn: no fit can beat predicting the constant.
+
     Parameters
     ----------
     y_hat : ndarray of shape (n, d) or (K, n, d)
@@ -38,7 +41,10 @@ def r2_score(y_hat, y):
     """
     ss_res = ((y_hat - y) ** 2).sum(axis=-2)
     ss_tot = ((y - y.mean(axis=-2)) ** 2).sum(axis=-2)
-    return (1.0 - ss_res / np.where(ss_tot == 0, 1.0, ss_tot)).mean(axis=-1)
+    constant = ss_tot == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(constant, np.where(ss_res == 0, 1.0, 0.0), 1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+    return r2.mean(axis=-1)
 
 
 METRICS = {"accuracy": accuracy, "r2": r2_score}

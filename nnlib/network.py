@@ -61,7 +61,7 @@ class MLP:
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)!r}")
         sizes = [check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
-        check_choice(hidden, "activation", tuple(ACTIVATIONS))
+        check_choice(hidden, "hidden activation", tuple(ACTIVATIONS))
         if output not in OUTPUTS:
             raise ValueError(f"unknown output activation {output!r}; expected 'sigmoid' or None (linear)")
         check_choice(init, "init", tuple(INITIALIZERS))

@@ -17,6 +17,12 @@ class NotFittedError(ValueError, AttributeError):
     """A scaler was used before ``fit``; subclasses ValueError and AttributeError like scikit-learn's."""
 
 
+def _check_finite_statistics(values, what):
+    """Reject data whose statistics overflow float64 (|values| near 1e154 and above)."""
+    if not np.isfinite(values).all():
+        raise ValueError(f"X is too large to scale: {what} of a column overflows float64; rescale it first")
+
+
 def _handle_zeros_in_scale(scale, reference):
     """Replace scales that are zero up to rounding by 1 (constant features)."""
     eps = np.finfo(np.float64).eps
@@ -34,13 +40,14 @@ class _Scaler:
                 "Call 'fit' with appropriate arguments before using this estimator."
             )
 
-    def _check_X(self, X, fitting=False):
-        X = check_array(X, "X", ndim=2)
+    def _check_X(self, X, fitting=False, name="X"):
         if not fitting:
-            self._check_fitted()
+            self._check_fitted()  # first, as scikit-learn does
+        X = check_array(X, name, ndim=2)
+        if not fitting:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."
                 )
         return X
@@ -88,8 +95,10 @@ class StandardScaler(_Scaler):
         self
         """
         X = self._check_X(X, fitting=True)
-        mean = X.mean(axis=0)
-        var = ((X - mean) ** 2).mean(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = X.mean(axis=0)
+            var = ((X - mean) ** 2).mean(axis=0)
+        _check_finite_statistics(var, "the variance")
         self.mean_ = mean if self.with_mean else np.zeros_like(mean)
         self.var_ = var
         self.scale_ = _handle_zeros_in_scale(np.sqrt(var), mean) if self.with_std else np.ones_like(mean)
@@ -104,7 +113,7 @@ class StandardScaler(_Scaler):
 
     def inverse_transform(self, Z):
         """Map standardized values (shape (n_samples, n_features)) back to original units."""
-        Z = self._check_X(Z)
+        Z = self._check_X(Z, name="Z")
         return Z * self.scale_ + self.mean_
 
     def __repr__(self):
@@ -154,7 +163,9 @@ class MinMaxScaler(_Scaler):
         X = self._check_X(X, fitting=True)
         data_min = X.min(axis=0)
         data_max = X.max(axis=0)
-        data_range = data_max - data_min
+        with np.errstate(over="ignore"):
+            data_range = data_max - data_min
+        _check_finite_statistics(data_range, "the range (max - min)")
         self.data_min_ = data_min
         self.data_max_ = data_max
         self.data_range_ = data_range
@@ -183,8 +194,9 @@ class MinMaxScaler(_Scaler):
 
     def inverse_transform(self, Z):
         """Map scaled values (shape (n_samples, n_features)) back to original units."""
-        Z = self._check_X(Z)
+        Z = self._check_X(Z, name="Z")
         return (Z - self.min_) / self.scale_
 
     def __repr__(self):
-        return "MinMaxScaler()" if tuple(self.feature_range) == (0, 1) else f"MinMaxScaler(feature_range={self.feature_range!r})"
+        fr = self.feature_range
+        return "MinMaxScaler()" if isinstance(fr, tuple) and fr == (0, 1) else f"MinMaxScaler(feature_range={fr!r})"

@@ -83,7 +83,7 @@ def test_ensemble_lr_vector_must_match_and_be_valid(small_spiral, param_snapshot
 @pytest.mark.parametrize(
     ("kwargs", "exc", "pattern"),
     [
-        ({"hidden": "gelu"}, ValueError, r"unknown activation 'gelu'; expected one of 'relu', 'sigmoid', 'tanh'"),
+        ({"hidden": "gelu"}, ValueError, r"unknown hidden activation 'gelu'; expected one of 'relu', 'sigmoid', 'tanh'"),
         ({"output": "softmax"}, ValueError, r"unknown output activation 'softmax'; expected 'sigmoid' or None"),
         ({"init": "glorot"}, ValueError, r"unknown init 'glorot'; expected one of 'small_uniform', 'xavier', 'he'"),
         ({"sizes": [2]}, ValueError, r"sizes needs at least an input and an output size, got \[2\]"),
@@ -176,7 +176,7 @@ def test_scaler_used_before_fit(cls, method):
     ("method", "X", "pattern"),
     [
         ("transform", np.zeros((4, 3)), r"X has 3 features, but {name} is expecting 2 features as input"),
-        ("inverse_transform", np.zeros((4, 1)), r"X has 1 features, but {name} is expecting 2 features as input"),
+        ("inverse_transform", np.zeros((4, 1)), r"Z has 1 features, but {name} is expecting 2 features as input"),
         ("fit", NAN_X, r"X contains NaN or infinity \(1 NaN, 0 inf values\)"),
         ("fit", np.array([[1.0, np.inf]]), r"X contains NaN or infinity \(0 NaN, 1 inf values\)"),
         ("transform", NAN_X, r"X contains NaN or infinity"),

@@ -262,3 +262,17 @@ def test_relu_input_recorder_records_the_requested_steps():
     np.testing.assert_array_equal(recorder.seen[0][0], initial[0])
     np.testing.assert_array_equal(recorder.seen[5][1], diag.relu_inputs(model, X)[1])
     assert not np.array_equal(recorder.seen[1][0], recorder.seen[0][0])
+
+
+def test_layer_snapshots_check_y_first_and_leave_the_model_alone():
+    X, y = nnlib.make_spiral(n_per_class=10, rng=0)
+    model = nnlib.MLP([2, 5, 3, 1], batchnorm=True, rng=0)
+    before = [(b.running_mean.copy(), b.running_var.copy()) for b in model.layers if isinstance(b, nnlib.BatchNorm)]
+    with pytest.raises(ValueError, match=r"y must have shape \(20, 1\)"):
+        diag.layer_snapshots(model, X, y[:5])
+    snaps = diag.layer_snapshots(model, X, y)  # training mode by default
+    assert len(snaps) == 2
+    after = [(b.running_mean, b.running_var) for b in model.layers if isinstance(b, nnlib.BatchNorm)]
+    for (m0, v0), (m1, v1) in zip(before, after, strict=True):
+        np.testing.assert_array_equal(m0, m1)
+        np.testing.assert_array_equal(v0, v1)

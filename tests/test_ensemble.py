@@ -101,11 +101,9 @@ def test_one_diverging_member_leaves_the_others_alone(raw_polynomial):
 def test_a_diverged_member_keeps_its_last_finite_weights(raw_polynomial):
     # A single network stops at the non-finite epoch without updating, so its
     # weights are the last finite ones. An ensemble member is frozen by setting
-    # its learning rate to 0 instead, and must end up the same.
-    # KNOWN BUG (training.py, not fixed here): the frozen member still takes
-    # ``param -= 0.0 * grad`` every later epoch, and once its gradients are
-    # non-finite, 0 * inf = NaN turns its weights into NaN. (Seed 1 at
-    # lr = 1e-4 is such a case; members whose gradients stay finite are spared.)
+    # its learning rate to 0 (and its gradients to 0, since 0 * inf is NaN)
+    # instead, and must end up the same. Seed 1 at lr = 1e-4 has non-finite
+    # gradients after it diverges, so it would catch a missing gradient reset.
     X, y = raw_polynomial
     ens = nnlib.MLP([1, 88, 48, 1], output=None, rng=[0, 1, 2])
     hist = nnlib.train(ens, X, y, loss="mse", lr=[1e-6, 1e-4, 1e-6], epochs=20)

@@ -40,3 +40,9 @@ def test_get_initializer_by_name():
     assert get_initializer("small_uniform") is nnlib.small_uniform
     with pytest.raises(ValueError, match="unknown init 'glorot'; expected one of 'small_uniform', 'xavier', 'he'"):
         get_initializer("glorot")
+
+
+@pytest.mark.parametrize("name", ["small_uniform", "xavier", "he"])
+def test_initializers_reject_empty_layers(name):
+    with pytest.raises(ValueError, match="fan_in must be at least 1, got 0"):
+        getattr(nnlib, name)(0, 3, rng=0)

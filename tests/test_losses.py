@@ -123,3 +123,12 @@ def test_r2_matches_scikit_learn(rng):
     assert nnlib.r2_score(y_hat, y) == pytest.approx(sk_r2_score(y, y_hat), rel=1e-12)
     ens = np.stack([y_hat, y, np.zeros_like(y)])
     np.testing.assert_allclose(nnlib.r2_score(ens, y), [sk_r2_score(y, e) for e in ens], rtol=1e-12)
+
+
+def test_r2_of_a_constant_target_is_1_for_a_perfect_fit_and_0_otherwise():
+    y = np.full((4, 1), 100.0)
+    assert nnlib.r2_score(y.copy(), y) == 1.0
+    assert nnlib.r2_score(np.array([[1.0], [2.0], [3.0], [4.0]]), y) == 0.0
+    assert nnlib.r2_score(np.array([[5.0]]), np.array([[3.0]])) == 0.0  # one sample: constant too
+    # an ordinary target is untouched: 1 - SS_res / SS_tot
+    assert nnlib.r2_score(np.array([[0.0], [2.0]]), np.array([[0.0], [1.0]])) == pytest.approx(1 - 1 / 0.5)

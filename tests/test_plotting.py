@@ -112,3 +112,17 @@ def test_depth_outcomes_and_autopsy_plots():
     _, axes = plt.subplots(1, 2)
     lines = nplt.plot_autopsy(diag.divergence_autopsy(hist, steps=3), ax=axes)
     assert len(lines) == 6
+
+
+def test_grad_norms_of_an_ensemble_that_diverged_everywhere_draw_without_warnings():
+    import warnings
+
+    X, y = nnlib.make_polynomial(rng=41)
+    ens = nnlib.MLP([1, 8, 1], output=None, rng=[0, 1])
+    hist = nnlib.train(ens, X, y, loss="mse", lr=[1e-2, 1e-2], epochs=100)
+    assert all(d is not None for d in hist.diverged_at)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lines = nplt.plot_grad_norms(hist)
+    assert len(lines) == 2
+    assert np.isfinite(lines[0].get_ydata()).any()

@@ -109,3 +109,26 @@ def test_standardized_columns_have_mean_zero_and_std_one(X):
     # rounding of the mean (scikit-learn does the same), never x / 0.
     constant = (X == X[0]).all(axis=0)
     assert (np.abs(Z[:, constant]) <= 1e-15 * (1.0 + np.abs(X[:, constant]))).all()
+
+
+@pytest.mark.parametrize("cls", [nnlib.StandardScaler, nnlib.MinMaxScaler])
+def test_values_whose_statistics_overflow_are_rejected_without_a_warning(cls):
+    import warnings
+
+    X = np.array([[1e308], [-1e308], [1e200]])
+    scaler = cls()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="too large to scale"):
+            scaler.fit(X)
+    assert not hasattr(scaler, "scale_")
+
+
+def test_an_unfitted_scaler_says_so_before_looking_at_the_input():
+    with pytest.raises(nnlib.NotFittedError):
+        nnlib.StandardScaler().transform(np.zeros(3))  # 1-D: would be a shape error after fitting
+
+
+def test_repr_of_a_misconfigured_scaler_does_not_raise():
+    assert repr(nnlib.MinMaxScaler(feature_range=5)) == "MinMaxScaler(feature_range=5)"
+    assert repr(nnlib.MinMaxScaler()) == "MinMaxScaler()"

@@ -101,9 +101,7 @@ def test_grid_layout_and_summaries():
 
 def test_largest_stable_lr_uses_the_fraction():
     res = sw.run_sweep("polynomial", settings=["standardized+bn"], **SMALL)
-    conv = res.outcome == "converged"
-    res.outcome = np.where(conv, "converged", "stalled")
-    res.outcome[:] = "stalled"
+    res.outcome = np.full_like(res.outcome, "stalled")
     res.outcome[[0, 1, 3]] = "converged"  # lr 0.003: 2 of 3 seeds, lr 0.03: 1 of 3
     assert res.largest_stable_lr("standardized+bn", fraction=0.6) == 0.003
     assert res.largest_stable_lr("standardized+bn", fraction=0.3) == 0.03

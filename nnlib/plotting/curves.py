@@ -99,8 +99,11 @@ def plot_grad_norms(history, ax=None, log=True, colors=None):
     ax = _axes(ax)
     norms = history.grad_norms
     if norms.ndim == 3:
-        with np.errstate(invalid="ignore"):
-            norms = np.nanmedian(np.where(np.isfinite(norms), norms, np.nan), axis=1)
+        # epochs where every network has diverged have no median: NaN, drawn as a gap
+        finite = np.isfinite(norms)
+        any_finite = finite.any(axis=1)
+        filled = np.where(finite, norms, np.where(any_finite[:, None, :], np.nan, 0.0))
+        norms = np.where(any_finite, np.nanmedian(filled, axis=1), np.nan)
     shown = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)
     lines = []
     for j in range(shown.shape[1]):

@@ -41,7 +41,7 @@ def plot_stability_map(result, setting, ax=None, vmax=None, cmap="viridis", colo
     -------
     dict
         ``"image"`` (AxesImage of the converged cells), ``"failed"`` (dict of
-        outcome to the QuadMesh-free scatter of its markers) and ``"colorbar"``
+        outcome to the scatter of its markers) and ``"colorbar"``
         (or None).
     """
     if not isinstance(result, SweepResult):
