@@ -328,7 +328,8 @@ def dead_relu_fraction(model, X):
 
     A dead unit passes no gradient, so it can never come back under gradient
     descent on the same data. Evaluation mode (``BatchNorm`` uses its running
-    statistics), no state changes.
+    statistics): parameters and running statistics are left as they are (the
+    layers' forward caches are overwritten, as by any forward pass).
 
     Parameters
     ----------
@@ -385,7 +386,7 @@ def relu_inputs(model, X, training=True):
 
 
 class ReluInputRecorder:
-    """Training callback: the ReLU layers' inputs at chosen gradient steps.
+    """Training callback: the ReLU layers' inputs at chosen epochs.
 
     Parameters
     ----------
@@ -394,8 +395,8 @@ class ReluInputRecorder:
     X : array_like of shape (n, sizes[0])
         The samples to record (usually the training inputs).
     steps : iterable of int
-        Numbers of gradient steps (epochs of full-batch training) after which
-        to record; 0 is recorded at construction if listed.
+        Numbers of epochs after which to record (in full-batch training, an
+        epoch is one gradient step); 0 is recorded at construction if listed.
 
     Attributes
     ----------
@@ -421,7 +422,8 @@ class ReluInputRecorder:
 class UpdateRatio:
     """Training callback: per-layer size of each update relative to the weights.
 
-    After every update it records ``||W_new - W_old|| / ||W_old||`` (Frobenius
+    After every epoch (one update in full-batch training) it records
+    ``||W_new - W_old|| / ||W_old||`` (Frobenius
     norms) for each ``Dense`` layer. Around 1e-3 per step is the usual healthy
     range; much smaller means the layer barely learns, near 1 or more means
     each step rewrites the weights.

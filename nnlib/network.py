@@ -183,6 +183,7 @@ class MLP:
         if k >= self.n_models:
             raise ValueError(f"k must be below the ensemble size {self.n_models}, got {k}")
         single = copy.copy(self)
+        single.sizes = list(self.sizes)
         single.layers = []
         for layer in self.layers:
             new = copy.copy(layer)
@@ -203,9 +204,10 @@ class MLP:
             raise ValueError("stack() needs a non-empty list of single-network MLPs")
         first = models[0]
         for m in models[1:]:
-            if (m.sizes, m.hidden, m.output, m.batchnorm) != (first.sizes, first.hidden, first.output, first.batchnorm):
+            if (m.sizes, m.hidden, m.output, m.batchnorm, m.init) != (first.sizes, first.hidden, first.output, first.batchnorm, first.init):
                 raise ValueError(f"cannot stack {m!r} with {first!r}: the architectures differ")
         ens = copy.copy(first)
+        ens.sizes = list(first.sizes)
         ens.layers = []
         for parts in zip(*(m.layers for m in models), strict=True):
             new = copy.copy(parts[0])

@@ -277,7 +277,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                 if all(d is not None for d in diverged_at):
                     break
             if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
-                shown = epoch_loss if n_models is None else np.nanmedian(epoch_loss)
+                alive = [k for k, d in enumerate(diverged_at or ()) if d is None]
+                shown = epoch_loss if n_models is None else np.median(epoch_loss[alive]) if alive else np.nan
                 print(f"epoch {epoch:6d}  loss {shown:.6g}")
             if callback is not None and callback(epoch, model, epoch_loss):
                 stopped_early = True
