@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ._validation import check_choice
 from .datasets import make_polynomial, make_spiral
+from .preprocessing import StandardScaler
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,34 @@ class Problem:
         if self.name == "spiral":
             return make_spiral(n_per_class=250, noise=0.2, rng=rng)
         return make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=rng)
+
+
+    def standardize(self, X, y, inputs=False, targets=False):
+        """Standardize the inputs and the targets, with scalers fitted on ``(X, y)``.
+
+        Targets are only standardized for regression: the spiral's 0/1 labels
+        stay as they are.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, sizes[0])
+        y : ndarray of shape (n, 1)
+        inputs, targets : bool
+            Which of the two to standardize.
+
+        Returns
+        -------
+        X_seen : ndarray of shape (n, sizes[0])
+            The inputs as the network sees them.
+        y_seen : ndarray of shape (n, 1)
+        x_scaler, y_scaler : StandardScaler or None
+            The fitted scalers, None where nothing was standardized.
+        """
+        x_scaler = StandardScaler().fit(X) if inputs else None
+        y_scaler = StandardScaler().fit(y) if targets and not self.is_classification else None
+        X_seen = X if x_scaler is None else x_scaler.transform(X)
+        y_seen = y if y_scaler is None else y_scaler.transform(y)
+        return X_seen, y_seen, x_scaler, y_scaler
 
 
 # Targets. Spiral: 95% training accuracy; 99% is reached by too few runs of the

@@ -43,7 +43,6 @@ import numpy as np
 
 from ._validation import check_choice, check_int, check_positive_finite
 from .network import MLP
-from .preprocessing import StandardScaler
 from .problems import PROBLEMS, Problem, get_problem  # noqa: F401  (PROBLEMS: part of this module's interface)
 from .training import train
 
@@ -82,14 +81,9 @@ def prepare(problem, setting, data_rng=None):
     spec = get_problem(problem)
     check_choice(setting, "setting", SETTINGS)
     data_rng = spec.data_seed if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
-    X, y = spec.make_data(data_rng)
-    y_scale = 1.0
-    if setting != "raw":
-        X = StandardScaler().fit_transform(X)
-        if not spec.is_classification:  # standardized settings also standardize regression targets
-            scaler = StandardScaler().fit(y)
-            y = scaler.transform(y)
-            y_scale = float(scaler.scale_[0] ** 2)
+    standardized = setting != "raw"  # inputs, and the targets of a regression
+    X, y, _, y_scaler = spec.standardize(*spec.make_data(data_rng), inputs=standardized, targets=standardized)
+    y_scale = 1.0 if y_scaler is None else float(y_scaler.scale_[0] ** 2)
     kwargs = {"sizes": list(spec.sizes), "output": spec.output, "batchnorm": setting == "standardized+bn"}
     return X, y, kwargs, y_scale
 

@@ -40,6 +40,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
+from ._validation import check_int, check_positive_finite
 from .diagnostics import RunStatus, run_status
 from .metrics import accuracy, r2_score
 from .network import MLP
@@ -139,19 +140,14 @@ def check_config(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=Fa
     Raises ``ValueError`` or ``TypeError`` naming the bad value and what was expected.
     """
     _check_problem(problem, tuple(problems))
-    if isinstance(lr, bool) or not np.isscalar(lr) or not isinstance(lr, (int, float, np.number)):
-        raise TypeError(f"lr must be a number, got {lr!r}")
-    lr = float(lr)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    lr = check_positive_finite(lr, "lr")
     if lr_range is not None and not lr_range[0] * (1 - 1e-9) <= lr <= lr_range[1] * (1 + 1e-9):
         raise ValueError(f"lr must be between {lr_range[0]:g} and {lr_range[1]:g} (the slider's range), got {lr!r}")
-    for name, value, lo, hi in (("seed", seed, 0, seed_max), ("epochs", epochs, 1, EPOCHS_MAX)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-        if value < lo or (hi is not None and value > hi):
-            rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-            raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    seed = check_int(seed, "seed", minimum=0)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    for name, value, hi in (("seed", seed, seed_max), ("epochs", epochs, EPOCHS_MAX)):
+        if hi is not None and value > hi:
+            raise ValueError(f"{name} must be at most {hi} (the control's range), got {value}")
     flags = {}
     for name, value in (("standardize_x", standardize_x), ("standardize_y", standardize_y), ("batchnorm", batchnorm)):
         if not isinstance(value, (bool, np.bool_)):
@@ -188,10 +184,7 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
     cfg = check_config(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm)
     spec = PROBLEMS[problem]
     X, y = _data(problem)
-    x_scaler = StandardScaler().fit(X) if cfg["standardize_x"] else None
-    y_scaler = StandardScaler().fit(y) if cfg["standardize_y"] and not spec.is_classification else None
-    Xt = X if x_scaler is None else x_scaler.transform(X)
-    yt = y if y_scaler is None else y_scaler.transform(y)
+    Xt, yt, x_scaler, y_scaler = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
     history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"])
     # MSE scales with the square of the target's scale, so this is the MSE in original units
