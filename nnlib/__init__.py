@@ -1,13 +1,14 @@
 """nnlib: the small numpy library behind *Taming Unstable Gradients*.
 
 The numeric core (datasets, init, layers, network, losses, metrics,
-preprocessing, training, gradcheck, diagnostics, curvature, model_selection, problems,
-sweep) needs only numpy. ``nnlib.plotting`` and ``nnlib.widgets`` sit on top
+preprocessing, training, gradcheck, outcomes, diagnostics, curvature,
+model_selection, problems, sweep) needs only numpy. ``nnlib.outcomes`` is the
+tutorial's one vocabulary for how a run ended. ``nnlib.plotting`` and ``nnlib.widgets`` sit on top
 and import matplotlib and ipywidgets when they are imported themselves.
 Importing nnlib changes no global state.
 """
 
-from . import curvature, diagnostics, model_selection, problems, sweep
+from . import curvature, diagnostics, model_selection, outcomes, problems, sweep
 from .datasets import make_polynomial, make_spiral
 from .gradcheck import check_layer, check_model, numerical_gradient, relative_error
 from .init import he, small_uniform, xavier
@@ -32,5 +33,5 @@ __all__ = [
     "StandardScaler", "MinMaxScaler", "NotFittedError",
     "train", "History",
     "numerical_gradient", "relative_error", "check_layer", "check_model",
-    "curvature", "diagnostics", "model_selection", "problems", "sweep",
+    "curvature", "diagnostics", "model_selection", "outcomes", "problems", "sweep",
 ]

@@ -232,7 +232,12 @@ def gradient_descent_path(X, y, lr, epochs, w_init=None, fit_intercept=True):
 
 
 def stability_bracket(lrs, stable):
-    """Where a sweep over learning rates turns from stable to unstable.
+    """Where a sweep over learning rates turns from stable to unstable: a measured 2/lambda_max.
+
+    This brackets the *stability limit* of gradient descent on a quadratic
+    loss, the quantity :func:`max_stable_lr` predicts. It is not the range of
+    learning rates that train a network well: that is
+    :func:`nnlib.outcomes.usable_lr_range`.
 
     Parameters
     ----------

@@ -1,9 +1,10 @@
 """Diagnostics of training: what the loss curve alone does not show.
 
-Numeric only (no plotting): the verdict on a run (diverged, stalled or
-fine), per-layer activation and gradient snapshots, the fraction of dead
-ReLUs, the update-to-weight ratio recorded during training, the spread of
-an ensemble over seeds, a divergence autopsy, and the depth experiment that
+Numeric only (no plotting): the verdict on a run in the tutorial's one
+vocabulary (:mod:`nnlib.outcomes`) with a sentence that explains it,
+per-layer activation and gradient snapshots, the fraction of dead ReLUs,
+the update-to-weight ratio recorded during training, the spread of an
+ensemble over seeds, a divergence autopsy, and the depth experiment that
 shows gradients vanishing or exploding as a product of per-layer factors.
 ``nnlib.plotting`` draws all of these.
 """
@@ -14,32 +15,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import outcomes
 from ._validation import as_generator, check_array, check_choice, check_int
 from .init import INITIALIZERS
 from .layers import ACTIVATIONS, Dense, ReLU, Sigmoid
 from .losses import BinaryCrossEntropy, get_loss
 from .network import MLP
+from .problems import get_problem
 from .training import History
-
-RUN_KINDS = ("ok", "stalled", "diverged")
 
 
 # -- the verdict on a run ------------------------------------------------------
 @dataclass(frozen=True)
 class RunStatus:
-    """How a single run ended.
+    """How a single run ended, in the tutorial's one vocabulary.
 
     Attributes
     ----------
-    kind : {"ok", "stalled", "diverged"}
-        "diverged": the loss became NaN or infinite. "stalled": every weight
-        gradient was exactly 0 at the end (dead ReLUs: nothing can change any
-        more). "ok": neither.
+    kind : str
+        One of :data:`nnlib.outcomes.OUTCOMES` (see that module for the exact
+        tests): "converged", "slow", "spiked", "stalled" or "diverged".
     message : str
-        One line for a person, naming the numbers (epoch, loss) behind the verdict.
+        One line for a person, naming the numbers (epochs, loss) behind the verdict.
     epoch : int or None
-        The epoch of divergence, or the first epoch from which every weight
-        gradient stayed exactly 0; None for "ok".
+        "converged": the epoch the target was first met; "diverged": the epoch
+        whose loss was not finite; "stalled" with dead ReLUs: the first epoch from
+        which every weight gradient stayed exactly 0; otherwise None.
     """
 
     kind: str
@@ -56,15 +57,29 @@ def _dead_from(grad_norms):
     return 0 if alive.size == 0 else int(alive[-1] + 1)
 
 
-def run_status(history, loss_name="loss"):
-    """Say whether a single run diverged, stalled, or ended normally.
+def _metric_and_target(history, problem):
+    """The History's curve of the problem's metric and its target, or (None, None)."""
+    if problem is None:
+        return None, None
+    spec = get_problem(problem)
+    curve = history.metrics.get(spec.metric)
+    return (None, None) if curve is None else (curve, spec.target)
+
+
+def run_status(history, problem=None, loss_name=None):
+    """The outcome of a single run, with a one-line explanation.
 
     Parameters
     ----------
     history : History
         A single network's History (use ``history.run(k)`` for an ensemble).
-    loss_name : str, default "loss"
-        How the message calls the loss (e.g. "MSE").
+    problem : {"spiral", "polynomial"}, optional
+        The running problem, for its success target; the History must have
+        recorded that problem's metric (``train(..., metrics=[...])``) for the
+        run to count as "converged". Without it no run is "converged".
+    loss_name : str, optional
+        How the message calls the loss; default the problem's ("loss (BCE)" is
+        shortened to "loss", "MSE"), or "loss".
 
     Returns
     -------
@@ -74,42 +89,63 @@ def run_status(history, loss_name="loss"):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
     if history.n_models is not None:
         raise ValueError("run_status needs a single network's History; use history.run(k) or classify_runs(history)")
+    if loss_name is None:
+        loss_name = "MSE" if problem is not None and get_problem(problem).loss == "mse" else "loss"
+    metric, target = _metric_and_target(history, problem)
+    kind = outcomes.classify(history.loss, metric, target)
     loss = history.loss
-    if history.diverged_at is not None:
-        d = history.diverged_at
+    n = len(loss)
+    if kind == "converged":
+        e = epochs_to_reach(metric, target)
+        spec = get_problem(problem)
+        return RunStatus(kind, f"converged: {spec.target_text} first met at epoch {e}", e)
+    if kind == "diverged":
+        d = history.diverged_at if history.diverged_at is not None else int(np.argmax(~np.isfinite(loss)))
         bad = "inf" if np.isinf(loss[d]) else "NaN"
         before = f" (last finite value {loss[d - 1]:.3g} at epoch {d - 1})" if d > 0 else ""
-        return RunStatus("diverged", f"diverged: the {loss_name} became {bad} at epoch {d}{before}", d)
-    dead = _dead_from(history.grad_norms)
-    if dead is not None:
-        final = f"the {loss_name} is stuck at {loss[-1]:.4g}"
-        peak = int(np.argmax(loss[: dead + 1]))
-        if loss[peak] > 2.0 * loss[0]:
-            msg = (
-                f"stalled: the {loss_name} spiked to {loss[peak]:.3g} at epoch {peak}, then the ReLUs died: "
-                f"every weight gradient is exactly 0 from epoch {dead} on; {final}"
-            )
-        else:
-            msg = f"stalled: every weight gradient is exactly 0 from epoch {dead} on (dead ReLUs); {final}"
-        return RunStatus("stalled", msg, dead)
-    return RunStatus("ok", f"final {loss_name} {loss[-1]:.4g}", None)
+        return RunStatus(kind, f"diverged: the {loss_name} became {bad} at epoch {d}{before}", d)
+    peak = int(np.nanargmax(loss))
+    spike = f"the {loss_name} spiked to {loss[peak]:.3g} at epoch {peak} ({loss[peak] / loss[0]:.3g} x its start); "
+    spike = spike if outcomes.spiked(loss) else ""
+    where = "" if metric is None else f"; {_metric_words(problem, metric[-1])}"
+    if kind == "stalled":
+        dead = _dead_from(history.grad_norms)
+        cause = "" if dead is None else (
+            f"; every weight gradient is exactly 0 from epoch {dead} on (dead ReLUs; only biases can still move)"
+        )
+        w = max(1, int(np.ceil(outcomes.STALL_WINDOW * n)))
+        return RunStatus(kind, f"stalled: {spike}the {loss_name} made no progress in the last {w} of {n} epochs "
+                         f"and ends at {loss[-1]:.4g}{cause}{where}", dead)
+    if kind == "spiked":
+        return RunStatus(kind, f"spiked: {spike}still improving after {n} epochs, {loss_name} {loss[-1]:.4g}{where}")
+    return RunStatus(kind, f"slow: still improving after {n} epochs, {loss_name} {loss[-1]:.4g}{where}")
 
 
-def classify_runs(history):
-    """The verdict ("ok", "stalled" or "diverged") of every network of an ensemble.
+def _metric_words(problem, value):
+    spec = get_problem(problem)
+    if spec.metric == "accuracy":
+        return f"training accuracy {100 * value:.1f}% (target {spec.target:.0%})"
+    return f"training R\u00b2 {value:.3g} (target {spec.target:g})"
+
+
+def classify_runs(history, problem=None):
+    """The outcome of every network of an ensemble (see :mod:`nnlib.outcomes`).
 
     Parameters
     ----------
     history : History
         An ensemble's History (K networks), or a single network's.
+    problem : {"spiral", "polynomial"}, optional
+        For the success target (the History must hold that problem's metric).
 
     Returns
     -------
     ndarray of str, shape (K,) (shape () for a single network)
     """
-    if history.n_models is None:
-        return np.array(run_status(history).kind)
-    return np.array([run_status(history.run(k)).kind for k in range(history.n_models)])
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a History, got {type(history).__name__}")
+    metric, target = _metric_and_target(history, problem)
+    return np.array(outcomes.classify(history.loss, metric, target))
 
 
 # -- spread over seeds -----------------------------------------------------------
@@ -158,27 +194,6 @@ def epochs_to_reach(values, threshold, above=True):
         hit = v >= threshold if above else v <= threshold
     first = np.where(hit.any(axis=0), hit.argmax(axis=0), -1)
     return int(first) if v.ndim == 1 else first
-
-
-def usable_range(lrs, good):
-    """Smallest and largest learning rate whose runs were good.
-
-    Parameters
-    ----------
-    lrs : array_like of shape (n,)
-    good : array_like of bool, shape (n,)
-
-    Returns
-    -------
-    (float, float) or None if no learning rate was good
-    """
-    lrs = check_array(lrs, "lrs", ndim=1)
-    good = np.asarray(good, dtype=bool)
-    if good.shape != lrs.shape:
-        raise ValueError(f"good must have the shape of lrs {lrs.shape}, got {good.shape}")
-    if not good.any():
-        return None
-    return float(lrs[good].min()), float(lrs[good].max())
 
 
 # -- divergence autopsy ----------------------------------------------------------
@@ -576,8 +591,8 @@ def depth_experiment(depths=(1, 2, 4, 8, 16), settings=(("sigmoid", "small_unifo
 
 
 __all__ = [
-    "RunStatus", "run_status", "classify_runs", "RUN_KINDS",
-    "seed_band", "epochs_to_reach", "usable_range",
+    "RunStatus", "run_status", "classify_runs",
+    "seed_band", "epochs_to_reach",
     "Autopsy", "divergence_autopsy",
     "LayerSnapshot", "layer_snapshots", "dead_relu_fraction",
     "UpdateRatio",

@@ -1,9 +1,8 @@
-"""Honest evaluation: train/test splits, scalers fitted on training data only, learning-rate windows."""
+"""Honest evaluation: train/test splits, and scalers fitted on the training data only."""
 
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
 
 import numpy as np
 
@@ -89,67 +88,3 @@ def scale_train_test(scaler, X_train, X_test):
     X_test = check_array(X_test, "X_test", ndim=2)
     fitted.fit(X_train)
     return fitted.transform(X_train), fitted.transform(X_test), fitted
-
-
-class LRWindow(NamedTuple):
-    """The usable learning rates of a sweep (see :func:`usable_lr_window`)."""
-
-    low: float
-    """Smallest usable learning rate (NaN if none is usable)."""
-    high: float
-    """Largest usable learning rate (NaN if none is usable)."""
-    usable: np.ndarray
-    """Bool array of shape (m,): which learning rates of the sweep are usable."""
-
-    @property
-    def decades(self):
-        """Width of the window in powers of ten, ``log10(high / low)``; NaN if empty."""
-        return float(np.log10(self.high / self.low)) if self.usable.any() else float("nan")
-
-
-def usable_lr_window(lrs, final_loss, tolerance=2.0):
-    """The learning rates at which training works, on a common definition.
-
-    A run is *usable* when its final loss is finite (it did not diverge) and at
-    most ``tolerance`` times the best final loss of the whole sweep. Runs that
-    blow up, stall (dead units, a loss stuck near its start) or crawl (too
-    small a step to get anywhere in the epochs given) all fail the second test.
-    Being relative to the best run, the definition does not depend on the units
-    of the loss. With several seeds, a learning rate is usable only if every
-    seed's run is.
-
-    Parameters
-    ----------
-    lrs : array_like of shape (m,)
-        The learning rates of the sweep, strictly increasing.
-    final_loss : array_like of shape (m,) or (m, s)
-        Final training loss of each run (NaN or inf for a diverged one), with
-        one column per seed.
-    tolerance : float, default 2.0
-        How many times the best loss a run may end at and still count (> 1).
-
-    Returns
-    -------
-    LRWindow
-        ``low`` and ``high`` are the smallest and largest usable learning rates;
-        ``usable`` marks each learning rate. Usable rates need not be contiguous.
-    """
-    lrs = check_array(lrs, "lrs", ndim=1)
-    if np.any(np.diff(lrs) <= 0):
-        raise ValueError("lrs must be strictly increasing")
-    final = check_array(final_loss, "final_loss", ndim=(1, 2), allow_nonfinite=True)
-    if final.shape[0] != lrs.shape[0]:
-        raise ValueError(f"final_loss has {final.shape[0]} rows, but there are {lrs.shape[0]} learning rates")
-    if isinstance(tolerance, bool) or not np.isscalar(tolerance) or not float(tolerance) > 1.0:
-        raise ValueError(f"tolerance must be a number greater than 1, got {tolerance!r}")
-    final = final.reshape(lrs.shape[0], -1)
-    finite = np.isfinite(final)
-    if not finite.any():
-        return LRWindow(float("nan"), float("nan"), np.zeros(lrs.shape[0], dtype=bool))
-    best = final[finite].min()
-    with np.errstate(invalid="ignore"):
-        ok = finite & (final <= float(tolerance) * best)
-    usable = ok.all(axis=1)
-    if not usable.any():
-        return LRWindow(float("nan"), float("nan"), usable)
-    return LRWindow(float(lrs[usable].min()), float(lrs[usable].max()), usable)

@@ -13,17 +13,9 @@ epoch. :func:`run_sweep` returns a :class:`SweepResult`, a tidy table with one r
 per run, and keeps every result in an in-memory cache, so asking again for a
 grid already computed answers at once.
 
-What a run's outcome means (exclusive, checked in this order):
-
-``"diverged"``
-    The loss became non-finite (NaN or inf).
-``"converged"``
-    The training metric reached the target within the epoch budget.
-``"spike"``
-    The loss rose above ``spike_factor`` times its first value, stayed
-    finite, came back below that level, and the run did not reach the target.
-``"stalled"``
-    Anything else: finite, no recovered spike, target not reached.
+Each run's outcome is named by :func:`nnlib.outcomes.classify`, the one
+vocabulary of the tutorial ("converged", "slow", "spiked", "stalled",
+"diverged"); "converged" means the problem's success target was met.
 
 A run stops at the first epoch where it reaches the target: its
 ``final_metric`` and ``final_loss`` are read there. The ensemble is pruned of
@@ -41,8 +33,10 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from . import outcomes
 from ._validation import check_choice, check_int, check_positive_finite
 from .network import MLP
+from .outcomes import OUTCOMES
 from .problems import PROBLEMS, Problem, get_problem  # noqa: F401  (PROBLEMS: part of this module's interface)
 from .training import train
 
@@ -53,7 +47,8 @@ SETTINGS = ("raw", "standardized", "standardized+bn")
 # 65 at 48; with batch normalization 125 and 151): larger ensembles' arrays
 # outgrow the CPU caches.
 BLOCK = 16
-OUTCOMES = ("converged", "diverged", "spike", "stalled")
+# Largest sweep accepted: its loss and metric curves (float64) must fit in this.
+MAX_BYTES = 4 * 2**30
 
 
 def prepare(problem, setting, data_rng=None):
@@ -176,40 +171,39 @@ class SweepResult:
         return getattr(self, column)[self._rows(setting)].reshape(len(self.lrs), len(self.seeds))
 
     def converged_fraction(self, setting):
-        """Fraction of seeds that converged at each learning rate, shape (n_lrs,)."""
+        """Share of seeds that converged at each learning rate, shape (n_lrs,)."""
         return (self.grid("outcome", setting) == "converged").mean(axis=1)
 
-    def largest_stable_lr(self, setting, fraction=0.9):
-        """The largest learning rate at which at least ``fraction`` of the seeds converged, or None."""
-        ok = self.converged_fraction(setting) >= fraction - 1e-12
-        return float(self.lrs[ok].max()) if ok.any() else None
+    def usable_lr_range(self, setting, fraction=outcomes.USABLE_FRACTION):
+        """The usable learning rates of one setting (:func:`nnlib.outcomes.usable_lr_range`).
 
-    def largest_safe_lr(self, setting):
-        """The largest learning rate up to which no seed diverged or spiked, or None.
-
-        Every learning rate of the sweep up to and including it kept every
-        run's loss finite and below ``spike_factor`` times its first value.
+        Returns
+        -------
+        LRRange
+            A learning rate is usable when at least ``fraction`` of the seeds
+            converged there.
         """
-        bad = np.isin(self.grid("outcome", setting), ("diverged", "spike")) | self.grid("spiked", setting)
-        safe = ~bad.any(axis=1)
-        if not safe[0]:
-            return None
-        n_safe = len(safe) if safe.all() else int(np.argmin(safe))
-        return float(self.lrs[n_safe - 1])
+        return outcomes.usable_lr_range(self.lrs, self.grid("outcome", setting), fraction)
+
+    def _lr_rows(self, rows, lr):
+        """The rows of ``rows`` run at learning rate ``lr`` (matched to 1e-9 relative, no absolute slack)."""
+        lr = float(check_positive_finite(lr, "lr"))
+        picked = rows[np.abs(self.lr[rows] - lr) <= 1e-9 * lr]
+        if picked.size == 0:
+            raise ValueError(f"lr={lr!r} is not in this sweep; its learning rates are {self.lrs.tolist()}")
+        return picked
 
     def outcome_counts(self, setting, lr=None):
-        """``{outcome: count}`` over one setting (and one learning rate, if given)."""
+        """``{outcome: count}`` over one setting (and one learning rate, if given), in the order of ``OUTCOMES``."""
         rows = self._rows(setting)
         if lr is not None:
-            rows = rows[np.isclose(self.lr[rows], lr)]
-            if rows.size == 0:
-                raise ValueError(f"lr={lr!r} is not in this sweep; its learning rates are {self.lrs.tolist()}")
-        return {o: int((self.outcome[rows] == o).sum()) for o in OUTCOMES}
+            rows = self._lr_rows(rows, lr)
+        return outcomes.counts(self.outcome[rows])
 
     def run(self, setting, lr, seed):
         """One run's row as a dict (its loss curve under ``"loss_curve"``)."""
-        rows = self._rows(setting)
-        hit = rows[np.isclose(self.lr[rows], lr) & (self.seed[rows] == seed)]
+        rows = self._lr_rows(self._rows(setting), lr)
+        hit = rows[self.seed[rows] == seed]
         if hit.size == 0:
             raise ValueError(f"no run with setting={setting!r}, lr={lr!r}, seed={seed!r} in this sweep")
         row = self.records()[hit[0]]
@@ -219,19 +213,16 @@ class SweepResult:
     def loss_curves_held(self, setting, lr):
         """The loss curves of one (setting, lr) for bands over seeds.
 
-        A run that stopped at its target (or at the end of a stalled budget)
-        is held at the loss it stopped at, so the band does not shrink to the
-        slow runs; a run that diverged is NaN from its divergence on, so it
-        drops out of the band instead of dragging it to infinity.
+        A run that stopped at its target is held at the loss it stopped at, so
+        the band does not shrink to the slow runs; a run that diverged is NaN
+        from its divergence on, so it drops out of the band instead of dragging
+        it to infinity.
 
         Returns
         -------
         ndarray of shape (n_seeds, epochs)
         """
-        rows = self._rows(setting)
-        rows = rows[np.isclose(self.lr[rows], lr)]
-        if rows.size == 0:
-            raise ValueError(f"lr={lr!r} is not in this sweep; its learning rates are {self.lrs.tolist()}")
+        rows = self._lr_rows(self._rows(setting), lr)
         curves = self.loss_curves[rows].copy()
         for j, row in enumerate(rows):
             if self.outcome[row] == "diverged":
@@ -252,38 +243,41 @@ class SweepResult:
             out.append(row)
         return out
 
-    def summary(self, fraction=0.9):
-        """Per setting: the largest stable lr, the median epochs to target there, and the converged share.
+    def summary(self, fraction=outcomes.USABLE_FRACTION):
+        """Per setting: the usable learning rates, and how fast and how often runs converge.
+
+        Parameters
+        ----------
+        fraction : float in (0, 1], default :data:`nnlib.outcomes.USABLE_FRACTION`
+            The share of seeds that must converge for a learning rate to be usable.
 
         Returns
         -------
         dict of setting to dict
-            ``largest_stable_lr`` (float or None), ``median_epochs`` at that
-            learning rate (float or None), ``largest_safe_lr`` (see
-            :meth:`largest_safe_lr`), ``converged_share`` over the whole
-            grid, and ``best_lr_share``: the largest converged fraction at any
-            one learning rate.
+            ``usable`` (the :class:`~nnlib.outcomes.LRRange`), ``median_epochs``
+            (median epochs to target at the largest usable rate, or None),
+            ``converged_share`` over the whole grid, and ``best_lr_share``:
+            the largest converged share at any one learning rate.
         """
         out = {}
         for s in self.settings:
-            lr = self.largest_stable_lr(s, fraction)
+            usable = self.usable_lr_range(s, fraction)
             med = None
-            if lr is not None:
-                ep = self.grid("epochs_to_target", s)[np.isclose(self.lrs, lr)][0]
+            if usable.usable.any():
+                ep = self.grid("epochs_to_target", s)[self.lrs == usable.high][0]
                 med = float(np.nanmedian(ep))
             conv = self.grid("outcome", s) == "converged"
             out[s] = {
-                "largest_stable_lr": lr,
+                "usable": usable,
                 "median_epochs": med,
-                "largest_safe_lr": self.largest_safe_lr(s),
                 "converged_share": float(conv.mean()),
                 "best_lr_share": float(conv.mean(axis=1).max()),
             }
         return out
 
     def table(self):
-        """A short text table: converged / diverged / spike / stalled counts per setting and lr."""
-        lines = [f"{self.problem}: target {self.metric} >= {self.target:g} within {self.epochs} epochs, {len(self.seeds)} seeds"]
+        """A short text table: the count of each outcome per setting and learning rate."""
+        lines = [f"{self.problem}: converged = {self.metric} >= {self.target:g} within {self.epochs} epochs; {len(self.seeds)} seeds"]
         lines.append(f"{'setting':<18}{'lr':>9}  " + "  ".join(f"{o:>9}" for o in OUTCOMES) + f"  {'median epochs':>13}")
         for s in self.settings:
             for i, lr in enumerate(self.lrs):
@@ -358,7 +352,7 @@ def run_setting(problem, setting, seeds, lrs, epochs, target, data_rng, spike_fa
 
         _train_block(block, model_seeds, lr_vec, X, y, kwargs, spec, epochs, target, chunk,
                      losses, metric, hit, diverged_at, progress)
-    return _summarize_runs(losses, metric, hit, diverged_at, spike_factor, y_scale)
+    return _summarize_runs(losses, metric, hit, diverged_at, spike_factor, target, y_scale)
 
 
 def _train_block(block, model_seeds, lr_vec, X, y, kwargs, spec, epochs, target, chunk,
@@ -399,30 +393,21 @@ def _train_block(block, model_seeds, lr_vec, X, y, kwargs, spec, epochs, target,
         active = active[~done]
 
 
-def _summarize_runs(losses, metric, hit, diverged_at, spike_factor, y_scale):
+def _summarize_runs(losses, metric, hit, diverged_at, spike_factor, target, y_scale):
     n, epochs = losses.shape
     stop = np.where(np.isfinite(hit), hit, np.where(np.isfinite(diverged_at), diverged_at, epochs - 1)).astype(int)
     rows = np.arange(n)
     final_loss = losses[rows, stop]
     final_metric = metric[rows, stop]
-    first = losses[:, 0]
-    threshold = spike_factor * np.abs(first)
-    with np.errstate(invalid="ignore"):
-        above = np.isfinite(losses) & (losses > threshold[:, None])
-        spiked = above.any(axis=1)
-        recovered = spiked & (final_loss <= threshold)
-    outcome = np.full(n, "stalled", dtype=object)
-    outcome[recovered] = "spike"
-    outcome[np.isfinite(hit)] = "converged"
-    outcome[np.isfinite(diverged_at)] = "diverged"
+    outcome = outcomes.classify(losses.T, metric.T, target, spike_factor=spike_factor)
     return {
-        "outcome": outcome.astype(str),
+        "outcome": outcome,
         "epochs_to_target": hit,
         "diverged_at": diverged_at,
         "final_metric": final_metric,
         "final_loss": final_loss,
         "final_loss_original": final_loss * y_scale,
-        "spiked": spiked,
+        "spiked": outcomes.spiked(losses.T, spike_factor),
         "loss_curves": losses,
     }
 
@@ -524,8 +509,7 @@ def _plan(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settin
     """Validate one problem's sweep and name its jobs (nothing runs)."""
     spec = get_problem(problem)
     seeds = _check_seeds(seeds)
-    lrs = check_positive_finite(np.asarray(lrs, dtype=np.float64).ravel(), "lrs", n_models=len(np.ravel(lrs)))
-    lrs = tuple(float(v) for v in np.unique(lrs))
+    lrs = _check_lrs(lrs)
     if isinstance(settings, str):
         settings = (settings,)
     settings = tuple(check_choice(s, "setting", SETTINGS) for s in settings)
@@ -535,6 +519,13 @@ def _plan(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), settin
     target = spec.target if target is None else _check_target(target)
     data_rng = spec.data_seed if data_rng is None else check_int(data_rng, "data_rng", minimum=0)
     spike_factor = float(check_positive_finite(spike_factor, "spike_factor"))
+    n_bytes = 2 * 8 * len(settings) * len(seeds) * len(lrs) * epochs  # loss and metric curves, float64
+    if n_bytes > MAX_BYTES:
+        raise ValueError(
+            f"this sweep would hold {n_bytes / 2**30:.1f} GiB of loss and metric curves "
+            f"({len(settings)} settings x {len(lrs)} lrs x {len(seeds)} seeds x {epochs} epochs), "
+            f"more than the limit of {MAX_BYTES / 2**30:.0f} GiB (nnlib.sweep.MAX_BYTES); sweep fewer runs or epochs"
+        )
     jobs = {s: (spec.name, s, seeds, lrs, epochs, target, data_rng, spike_factor) for s in settings}
     return _Plan(spec, settings, seeds, lrs, epochs, target, jobs)
 
@@ -573,13 +564,23 @@ def _execute(plans, n_jobs, progress):
                     bar.update(job[4] - done[0])
         else:
             todo.sort(key=_job_cost, reverse=True)
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))
+            try:
                 futures = {pool.submit(_run_job, job): job for job in todo}
                 for future in as_completed(futures):
                     job = futures[future]
-                    _CACHE[job] = _freeze(future.result())
+                    _CACHE[job] = _freeze(future.result())  # kept even if a later job is interrupted
                     if bar is not None:
                         bar.update(job[4])
+            except BaseException:
+                # Interrupted (or a job failed): stop at once instead of waiting for
+                # the running jobs. The executor has no public way to stop a running
+                # job, so its worker processes are terminated.
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                raise
+            pool.shutdown(wait=True)
     finally:
         if bar is not None:
             bar.close()
@@ -625,6 +626,25 @@ def _check_seeds(seeds):
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
     return seeds
+
+
+def _check_lrs(lrs):
+    if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__iter__"):
+        raise TypeError(f"lrs must be a sequence of positive learning rates such as [0.01, 0.1], got {lrs!r}")
+    lrs = list(lrs)
+    if not lrs:
+        raise ValueError("lrs is empty; a sweep needs at least one learning rate")
+    for i, v in enumerate(lrs):
+        if isinstance(v, (str, bytes, bool)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"lrs[{i}] must be a number, got {type(v).__name__}: {v!r}")
+        try:
+            float(v)
+        except OverflowError:
+            raise ValueError(f"lrs[{i}] = {v!r} is too large for a float") from None
+    arr = check_positive_finite(np.asarray(lrs, dtype=np.float64), "lrs", n_models=len(lrs))
+    if len(np.unique(arr)) != len(arr):
+        raise ValueError(f"lrs must be distinct, got {arr.tolist()}")
+    return tuple(float(v) for v in np.sort(arr))
 
 
 def _check_target(target):

@@ -6,9 +6,11 @@ the gradient norm of every Dense layer over the epochs. The learning rate is a
 log slider, the seed an integer slider; training reruns when a slider is
 released, not on every pixel of a drag. The figure is one matplotlib
 ``Figure`` made without pyplot and re-rendered in place to PNG bytes, so
-nothing flickers and no figures pile up. A diverged or stalled run says so in
-the status line and on the plot; a bad value shows an error in the status
-line, never a traceback.
+nothing flickers and no figures pile up. The status line names the run's
+outcome in the tutorial's one vocabulary (:mod:`nnlib.outcomes`: converged,
+slow, spiked, stalled, diverged) and the numbers behind it; a run that did
+not converge also says so on the plot. A bad value shows an error in the
+status line, never a traceback.
 
 Every run is a pure function of its configuration, :func:`fit`; the
 explorer prints that configuration as a call to :func:`replay`, which
@@ -48,8 +50,8 @@ from .preprocessing import StandardScaler
 from .problems import PROBLEMS
 from .training import History, train
 
-LR_EXPONENTS = (-4, 1)
-"""The learning-rate slider spans 10**-4 .. 10**1."""
+LR_EXPONENTS = (-7, 1)
+"""The learning-rate slider spans 10**-7 .. 10**1 (low enough for the raw polynomial's usable rates)."""
 EPOCHS_MAX = 20000
 TOGGLES = ("standardize_x", "standardize_y", "batchnorm")
 CONFIG_KEYS = ("problem", "lr", "seed", "epochs") + TOGGLES
@@ -129,7 +131,7 @@ class Run:
 
 
 def _check_problem(problem, allowed):
-    if problem not in allowed:
+    if not isinstance(problem, str) or problem not in allowed:
         raise ValueError(f"problem must be one of {', '.join(map(repr, allowed))}, got {problem!r}")
 
 
@@ -140,6 +142,7 @@ def check_config(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=Fa
     Raises ``ValueError`` or ``TypeError`` naming the bad value and what was expected.
     """
     _check_problem(problem, tuple(problems))
+    problem = str(problem)  # a numpy string would print as np.str_(...) in the replay line
     lr = check_positive_finite(lr, "lr")
     if lr_range is not None and not lr_range[0] * (1 - 1e-9) <= lr <= lr_range[1] * (1 + 1e-9):
         raise ValueError(f"lr must be between {lr_range[0]:g} and {lr_range[1]:g} (the slider's range), got {lr!r}")
@@ -186,12 +189,13 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
     X, y = _data(problem)
     Xt, yt, x_scaler, y_scaler = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
-    history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"])
+    history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"], metrics=[spec.metric])
     # MSE scales with the square of the target's scale, so this is the MSE in original units
     with np.errstate(over="ignore"):  # a loss near overflow may overflow here: it is shown as diverging anyway
         loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
-    run = Run(cfg, model, history, x_scaler, y_scaler, RunStatus("ok", ""), loss_original, np.nan, None)
-    status = run_status(history, "loss" if spec.is_classification else "MSE")
+    run = Run(cfg, model, history, x_scaler, y_scaler, None, loss_original, np.nan, None)
+    scaled = y_scaler is not None
+    status = run_status(history, problem, loss_name="MSE (standardized units)" if scaled else None)
     if status.kind != "diverged":
         with np.errstate(over="ignore", invalid="ignore"):
             out = run.predict(X)
@@ -200,12 +204,19 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
             else:
                 run.final_mse = float(np.mean((out - y) ** 2))
                 run.score = float(r2_score(out, y))
-    if status.kind == "ok":
+        if not np.isfinite(run.score) or (run.final_mse is not None and not np.isfinite(run.final_mse)):
+            # The last update made the output overflow: the next epoch's loss would not be finite.
+            status = RunStatus("diverged", f"diverged: after the last update (epoch {history.epochs_run - 1}) the "
+                               f"network's output overflows; the last finite MSE was {history.loss[-1]:.3g}",
+                               history.epochs_run)
+            run.score, run.final_mse = np.nan, (None if spec.is_classification else np.nan)
+    if status.kind != "diverged":
         if spec.is_classification:
-            msg = f"final loss {history.loss[-1]:.4g}, training accuracy {100 * run.score:.1f}%"
+            final = f"final training accuracy {100 * run.score:.1f}%"
         else:
-            msg = f"final MSE {run.final_mse:.4g} (original units), R\u00b2 {run.score:.3f}"
-        status = RunStatus("ok", msg)
+            r2 = f"{run.score:.3f}" if abs(run.score) < 1e3 else f"{run.score:.3g}"
+            final = f"final MSE {run.final_mse:.4g} (original units), R\u00b2 {r2}"
+        status = RunStatus(status.kind, f"{status.message}; {final}", status.epoch)
     run.status = status
     return run
 
@@ -337,7 +348,7 @@ class ExplorerFigure:
         x_max = max(cfg["epochs"] - 1, 1) if run.status.kind != "diverged" else max(epochs_run, 5)
         self.ax_loss.set_xlim(0, x_max)
         self.ax_loss.set_ylim(*_finite_log_limits(loss))
-        if run.status.kind != "ok" and np.isfinite(loss).any():
+        if run.status.kind not in ("converged", "slow") and np.isfinite(loss).any():
             peak = int(np.nanargmax(loss))
             self.peak_marker.set_data([peak], [loss[peak]])
         else:
@@ -369,7 +380,7 @@ class ExplorerFigure:
             yv = np.full(self._grid.shape[0], np.nan) if out is None else np.where(np.isfinite(out), out, np.nan)
             self.fit_line.set_data(self._grid[:, 0], yv)
 
-        if run.status.kind in ("diverged", "stalled"):
+        if run.status.kind in ("diverged", "stalled", "spiked"):
             self.message.set_text(textwrap.fill(run.status.message, 60))
             self.message.set_visible(True)
         else:
@@ -380,7 +391,9 @@ class ExplorerFigure:
 
 
 # -- the explorer widget --------------------------------------------------------------
-_STATUS_COLORS = {"ok": "#1a6b1a", "stalled": "#8a5a00", "diverged": "#8b0000", "error": "#8b0000"}
+# One colour per outcome, darkened for text on white; errors in dark red.
+_STATUS_COLORS = {"converged": "#006e52", "slow": "#1f6f9f", "spiked": "#8e3f72", "stalled": "#8a5a00",
+                  "diverged": "#a23c00", "error": "#8b0000"}
 
 
 class Explorer:
@@ -390,7 +403,7 @@ class Explorer:
     ----------
     problem : {"spiral", "polynomial"}, default "spiral"
     lr : float, default 0.1
-        Between 1e-4 and 10 (the log slider's range).
+        Between 1e-7 and 10 (the log slider's range).
     seed : int, default 0
         Between 0 and ``seed_max``.
     epochs : int, default 2000
@@ -414,7 +427,8 @@ class Explorer:
     history : History
         The current run's History; ``replay`` of ``config_text`` reproduces it exactly.
     run : Run
-    status_kind : {"ok", "stalled", "diverged", "error"}
+    status_kind : str
+        The run's outcome (one of :data:`nnlib.outcomes.OUTCOMES`), or "error".
     status_text : str
     config_text : str
         A runnable call, e.g. ``nnlib.widgets.replay(problem='spiral', lr=0.1, ...)``.
@@ -430,15 +444,19 @@ class Explorer:
 
     def __init__(self, problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False,
                  batchnorm=False, toggles=(), problems=("spiral", "polynomial"), seed_max=99, cache_size=48):
+        if isinstance(problems, str) or not hasattr(problems, "__iter__"):
+            raise TypeError(f"problems must be a sequence of problem names, got {problems!r}")
         problems = tuple(problems)
-        if not problems or any(p not in PROBLEMS for p in problems):
+        if not problems or any(not isinstance(p, str) or p not in PROBLEMS for p in problems):
             raise ValueError(f"problems must be a non-empty sequence of {', '.join(map(repr, PROBLEMS))}, got {problems!r}")
+        if isinstance(toggles, str) or not hasattr(toggles, "__iter__"):
+            raise TypeError(f"toggles must be a sequence of toggle names such as ('batchnorm',), got {toggles!r}")
         toggles = tuple(toggles)
         for t in toggles:
             if t not in TOGGLES:
                 raise ValueError(f"unknown toggle {t!r}; expected some of {', '.join(map(repr, TOGGLES))}")
         self._problems = problems
-        self._seed_max = int(seed_max)
+        self._seed_max = check_int(seed_max, "seed_max", minimum=0)
         self._lr_range = (10.0 ** LR_EXPONENTS[0], 10.0 ** LR_EXPONENTS[1])
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"cache_size must be a positive integer, got {cache_size!r}")
@@ -450,7 +468,7 @@ class Explorer:
         self._figure = ExplorerFigure()
         self._build_widgets(toggles)
         self.run = None
-        self.status_kind = "ok"
+        self.status_kind = ""
         self.status_text = ""
         self._apply(self.config)
 

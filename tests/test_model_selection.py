@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.model_selection import scale_train_test, train_test_split, usable_lr_window
+from nnlib.model_selection import scale_train_test, train_test_split
 
 
 def test_split_is_a_seeded_partition():
@@ -52,26 +52,3 @@ def test_scale_train_test_copies_a_scaler_object():
         scale_train_test("robust", np.ones((3, 1)), np.ones((3, 1)))
     with pytest.raises(TypeError, match="scaler must be"):
         scale_train_test(42, np.ones((3, 1)), np.ones((3, 1)))
-
-
-def test_usable_lr_window_excludes_diverged_stalled_and_slow_runs():
-    lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
-    final = np.array([5.0, 1.5, 1.0, 1.8, 9.0, np.nan])
-    win = usable_lr_window(lrs, final)
-    np.testing.assert_array_equal(win.usable, [False, True, True, True, False, False])
-    assert (win.low, win.high) == (1e-3, 1e-1)
-    assert win.decades == pytest.approx(2.0)
-    # units do not matter: the same runs in other units give the same window
-    np.testing.assert_array_equal(usable_lr_window(lrs, final * 1e6).usable, win.usable)
-
-
-def test_usable_lr_window_with_seeds_needs_every_seed():
-    lrs = np.array([0.1, 1.0])
-    final = np.array([[1.0, 1.1], [1.0, np.inf]])
-    np.testing.assert_array_equal(usable_lr_window(lrs, final).usable, [True, False])
-    empty = usable_lr_window(lrs, np.full((2, 2), np.nan))
-    assert not empty.usable.any() and np.isnan(empty.low) and np.isnan(empty.decades)
-    with pytest.raises(ValueError, match="tolerance"):
-        usable_lr_window(lrs, [1.0, 2.0], tolerance=1.0)
-    with pytest.raises(ValueError, match="3 rows"):
-        usable_lr_window(lrs, [1.0, 2.0, 3.0])

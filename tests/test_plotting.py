@@ -103,9 +103,10 @@ def test_diagnostic_panels(spiral_runs):
 def test_depth_outcomes_and_autopsy_plots():
     depth = diag.depth_experiment(depths=(1, 2), width=8, n_samples=16, n_seeds=2)
     assert len(nplt.plot_depth_experiment(depth)) == 2
-    kinds = np.array([["ok", "ok"], ["stalled", "diverged"]])
+    kinds = np.array([["slow", "slow"], ["stalled", "diverged"]])
     bars = nplt.plot_run_outcomes([0.1, 10], kinds)
-    assert [b.get_height() for b in bars["ok"]] == [2, 0]
+    assert set(bars) == {"slow", "stalled", "diverged"}
+    assert [b.get_height() for b in bars["slow"]] == [2, 0]
     assert [b.get_height() for b in bars["diverged"]] == [0, 1]
     Xp, yp = nnlib.make_polynomial(rng=41)
     hist = nnlib.train(nnlib.MLP([1, 88, 48, 1], output=None, rng=0), Xp, yp, loss="mse", lr=1e-4, epochs=50, track_weights=True)

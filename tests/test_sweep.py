@@ -36,11 +36,12 @@ def test_outcome_rules_on_synthetic_curves():
             [1.0, 2.0, 30.0, 40.0, 50.0, 60.0],  # rose and never came back: stalled, spiked
         ]
     )
-    metric = np.zeros_like(losses)
     hit = np.array([np.nan, np.nan, np.nan, 2.0, 2.0, np.nan])
+    metric = np.where(np.isnan(losses), np.nan, 0.0)
+    metric[3, 2] = metric[4, 2] = 1.0  # the two converged runs meet the target (0.95) at epoch 2
     diverged_at = np.array([2.0, np.nan, np.nan, np.nan, np.nan, np.nan])
-    cols = sw._summarize_runs(losses, metric, hit, diverged_at, spike_factor=10.0, y_scale=4.0)
-    assert cols["outcome"].tolist() == ["diverged", "spike", "stalled", "converged", "converged", "stalled"]
+    cols = sw._summarize_runs(losses, metric, hit, diverged_at, spike_factor=10.0, target=0.95, y_scale=4.0)
+    assert cols["outcome"].tolist() == ["diverged", "spiked", "stalled", "converged", "converged", "stalled"]
     assert cols["spiked"].tolist() == [False, True, False, False, True, True]
     np.testing.assert_array_equal(cols["final_loss"], [np.inf, 1.2, 0.9, 0.2, 0.4, 60.0])
     np.testing.assert_array_equal(cols["final_loss_original"], 4.0 * cols["final_loss"])
@@ -70,7 +71,8 @@ def test_every_run_matches_the_same_network_trained_alone():
                     assert row["outcome"] == "diverged" and row["diverged_at"] == hist.diverged_at
                     np.testing.assert_array_equal(curve[: hist.diverged_at + 1], hist.loss)
                 else:
-                    assert row["outcome"] in ("stalled", "spike")
+                    assert row["outcome"] == nnlib.outcomes.classify(hist.loss)
+                    assert row["outcome"] in ("slow", "stalled", "spiked")
                     np.testing.assert_array_equal(curve, hist.loss)
                     assert row["final_loss"] == hist.loss[-1]
 
@@ -92,20 +94,25 @@ def test_grid_layout_and_summaries():
     np.testing.assert_array_equal(lr_grid[:, 0], SMALL["lrs"])
     np.testing.assert_array_equal(seed_grid[0], SMALL["seeds"])
     frac = res.converged_fraction("standardized+bn")
-    ok = np.asarray(SMALL["lrs"])[frac >= 0.9]
-    assert res.largest_stable_lr("standardized+bn") == (ok.max() if ok.size else None)
+    ok = np.asarray(SMALL["lrs"])[frac >= 0.75]
+    usable = res.usable_lr_range("standardized+bn")
+    np.testing.assert_array_equal(usable.usable, frac >= 0.75)
+    assert usable.high == (ok.max() if ok.size else None) or (not ok.size and np.isnan(usable.high))
     assert sum(res.outcome_counts("standardized+bn", 0.1).values()) == 3
     assert "standardized+bn" in res.table()
     assert len(res.records()) == len(res)
 
 
-def test_largest_stable_lr_uses_the_fraction():
+def test_usable_lr_range_uses_the_fraction():
     res = sw.run_sweep("polynomial", settings=["standardized+bn"], **SMALL)
     res.outcome = np.full_like(res.outcome, "stalled")
     res.outcome[[0, 1, 3]] = "converged"  # lr 0.003: 2 of 3 seeds, lr 0.03: 1 of 3
-    assert res.largest_stable_lr("standardized+bn", fraction=0.6) == 0.003
-    assert res.largest_stable_lr("standardized+bn", fraction=0.3) == 0.03
-    assert res.largest_stable_lr("standardized+bn", fraction=0.9) is None
+    assert res.usable_lr_range("standardized+bn", fraction=0.6).high == 0.003
+    assert res.usable_lr_range("standardized+bn", fraction=0.3).high == 0.03
+    assert not res.usable_lr_range("standardized+bn", fraction=0.9).usable.any()
+    assert res.summary(fraction=0.6)["standardized+bn"]["usable"].high == 0.003
+    with pytest.raises(ValueError, match="fraction"):
+        res.summary(fraction=0)
 
 
 def test_held_curves_keep_converged_runs_and_drop_diverged_ones():
@@ -219,15 +226,26 @@ def test_stability_map_draws_epochs_and_marks_failures():
         plot_stability_map({"not": "a result"}, "raw")
 
 
-def test_largest_safe_lr_stops_at_the_first_unsafe_rate():
-    res = sw.run_sweep("polynomial", settings=["standardized+bn"], **SMALL)
-    res.outcome[:] = "stalled"
-    res.spiked[:] = False
-    assert res.largest_safe_lr("standardized+bn") == 0.1
-    res.outcome[4] = "diverged"  # lr 0.03, seed 1
-    assert res.largest_safe_lr("standardized+bn") == 0.003
-    res.spiked[0] = True  # a converged-after-spike run at the smallest rate is not safe either
-    assert res.largest_safe_lr("standardized+bn") is None
+def test_lookups_match_learning_rates_exactly_at_any_scale():
+    res = sw.run_sweep("polynomial", settings=["raw"], seeds=[0], lrs=[1e-10, 1e-9, 3e-9], epochs=3)
+    assert sum(res.outcome_counts("raw", 1e-9).values()) == 1
+    assert res.run("raw", 3e-9, 0)["lr"] == 3e-9
+    with pytest.raises(ValueError, match="not in this sweep"):
+        res.outcome_counts("raw", 2e-9)
+
+
+@pytest.mark.parametrize("lrs, error, match", [
+    ([], ValueError, "empty"), ("0.1", TypeError, "sequence"), ([0.1, 0.1], ValueError, "distinct"),
+    ([10**400], ValueError, "too large"), ([0.1, "a"], TypeError, "number"),
+])
+def test_run_sweep_rejects_bad_learning_rates(lrs, error, match):
+    with pytest.raises(error, match=match):
+        sw.run_sweep("spiral", seeds=[0], lrs=lrs, epochs=2)
+
+
+def test_run_sweep_refuses_a_grid_too_large_for_memory():
+    with pytest.raises(ValueError, match="GiB"):
+        sw.run_sweep("spiral", seeds=range(10**6), lrs=np.geomspace(1e-3, 1, 1000), epochs=2000)
 
 
 def test_training_in_blocks_records_what_one_ensemble_records(monkeypatch):

@@ -28,8 +28,8 @@ def same_history(a, b):
 
 def test_default_run_reports_loss_and_accuracy(explorer):
     explorer.update(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False)
-    assert explorer.status_kind == "ok"
-    assert "final loss" in explorer.status_text and "accuracy" in explorer.status_text
+    assert explorer.status_kind == "slow"  # the raw spiral at lr 0.1 is still far from 95% after 2000 epochs
+    assert "still improving" in explorer.status_text and "final training accuracy" in explorer.status_text
     assert explorer.png.startswith(PNG_SIGNATURE)
     assert explorer.history.epochs_run == 2000
 
@@ -61,12 +61,12 @@ def test_lr_10_on_the_polynomial_diverges_and_says_so(explorer):
 
 
 @pytest.mark.parametrize("problem", ["spiral", "polynomial"])
-@pytest.mark.parametrize("lr", [1e-4, 10.0])
+@pytest.mark.parametrize("lr", [1e-7, 10.0])
 def test_slider_extremes_never_raise(problem, lr):
     ex = widgets.Explorer(problem=problem, epochs=50)
     ex.controls["lr"].value = lr            # what the browser does on release
     assert ex.config["lr"] == pytest.approx(lr)
-    assert ex.status_kind in ("ok", "stalled", "diverged")
+    assert ex.status_kind in nnlib.outcomes.OUTCOMES
     for seed in (ex.controls["seed"].min, ex.controls["seed"].max):
         ex.controls["seed"].value = seed
         assert ex.config["seed"] == seed and ex.status_kind != "error"
@@ -158,7 +158,7 @@ def test_dom_contract_classes_and_controls():
     assert "nnlib-explorer" in ex.widget._dom_classes
     lr = ex.controls["lr"]
     assert "nnlib-lr" in lr._dom_classes and lr.description == "learning rate"
-    assert (lr.min, lr.max, lr.base, lr.continuous_update) == (-4, 1, 10, False)
+    assert (lr.min, lr.max, lr.base, lr.continuous_update) == (-7, 1, 10, False)
     seed = ex.controls["seed"]
     assert "nnlib-seed" in seed._dom_classes and seed.description == "seed" and not seed.continuous_update
     assert "nnlib-problem" in ex.controls["problem"]._dom_classes
@@ -198,7 +198,7 @@ def test_toggles_change_the_run_and_replay_exactly():
     assert ex.status_kind == "diverged"
     ex.controls["standardize_x"].value = True
     ex.controls["standardize_y"].value = True
-    assert ex.status_kind == "ok"
+    assert ex.status_kind in ("slow", "converged")
     ex.controls["batchnorm"].value = True
     assert any(isinstance(layer, nnlib.BatchNorm) for layer in ex.run.model.layers)
     _, hist = eval(ex.config_text, {"nnlib": nnlib})
@@ -229,3 +229,30 @@ def test_a_loss_near_overflow_draws_without_error_or_warning():
     assert ex.status_kind == "diverged"
     assert "diverged" in ex.status_text
     assert ex.png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(seed_max="a"), TypeError, "seed_max must be an integer"),
+    (dict(seed_max=-1), ValueError, "seed_max must be at least 0"),
+    (dict(seed_max=1.5), TypeError, "seed_max must be an integer"),
+    (dict(toggles="batchnorm"), TypeError, "toggles must be a sequence"),
+    (dict(problems="spiral"), TypeError, "problems must be a sequence"),
+])
+def test_explorer_constructor_rejects_bad_arguments_clearly(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.Explorer(epochs=5, **kwargs)
+
+
+def test_replay_line_from_numpy_strings_runs_with_only_nnlib():
+    ex = widgets.Explorer(problem=np.str_("polynomial"), epochs=5)
+    assert "np.str_" not in ex.config_text
+    _, hist = eval(ex.config_text, {"nnlib": nnlib})
+    assert same_history(hist, ex.history)
+
+
+@pytest.mark.parametrize("epochs", [2, 3, 4])
+def test_a_run_whose_final_output_overflows_is_never_reported_healthy(epochs):
+    run = widgets.fit(problem="polynomial", lr=10, epochs=epochs)
+    if run.status.kind != "diverged":
+        assert np.isfinite(run.score) and np.isfinite(run.final_mse)
+    assert len(run.status.message) < 300  # numbers are rounded, never printed with hundreds of digits

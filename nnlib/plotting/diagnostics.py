@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..diagnostics import RUN_KINDS, Autopsy, DepthResult
+from ..diagnostics import Autopsy, DepthResult
+from ..outcomes import OUTCOMES, STYLE
 from .curves import _axes
-
-OUTCOME_COLORS = {"ok": "#1b9e77", "stalled": "#e6ab02", "diverged": "#d95f02"}
 
 
 def plot_histograms(snapshots, which="activation", ax=None, bins=60):
@@ -135,31 +134,41 @@ def plot_depth_experiment(result, ax=None):
 
 
 def plot_run_outcomes(lrs, kinds, ax=None):
-    """Stacked bars: how many runs ended ok, stalled or diverged at each learning rate.
+    """Stacked bars: how many runs ended with each outcome at each learning rate.
+
+    Colours and labels are the tutorial's one style per outcome
+    (:data:`nnlib.outcomes.STYLE`); the legend sits outside the bars.
 
     Parameters
     ----------
     lrs : array_like of shape (n_lr,)
     kinds : array_like of str, shape (n_lr, n_seeds)
-        From :func:`nnlib.diagnostics.classify_runs`, one row per learning rate.
+        Outcomes (:func:`nnlib.outcomes.classify`), one row per learning rate.
     ax : matplotlib Axes, optional
 
     Returns
     -------
-    dict of str to BarContainer, keyed by outcome
+    dict of str to BarContainer, keyed by outcome (only the outcomes that occur)
     """
+    from matplotlib.ticker import MaxNLocator
+
     ax = _axes(ax)
     kinds = np.asarray(kinds)
-    labels = [f"{lr:g}" for lr in np.asarray(lrs, dtype=float)]
+    labels = [f"{lr:.2g}" for lr in np.asarray(lrs, dtype=float)]
     bottom = np.zeros(len(labels))
     bars = {}
-    for kind in RUN_KINDS:
+    for kind in OUTCOMES:
         counts = (kinds == kind).sum(axis=1)
-        bars[kind] = ax.bar(labels, counts, bottom=bottom, color=OUTCOME_COLORS[kind], label=kind)
+        if not counts.any():
+            continue
+        bars[kind] = ax.bar(labels, counts, bottom=bottom, color=STYLE[kind]["color"], label=STYLE[kind]["label"],
+                            edgecolor="white", linewidth=0.5)
         bottom = bottom + counts
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, kinds.shape[1] if kinds.ndim == 2 else None)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("runs")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return bars
 
 

@@ -1,27 +1,25 @@
 """Stability maps: learning rate x seed heatmaps of a :class:`~nnlib.sweep.SweepResult`.
 
 A cell's colour is the number of epochs its run needed to reach the target;
-runs that did not get there are drawn in flat colours with a marker, so a
-diverged run, a recovered spike and a stalled run are told apart at a glance
-(and in greyscale).
+runs that did not get there are drawn in their outcome's flat colour with its
+marker (:data:`nnlib.outcomes.STYLE`), so slow, spiked, stalled and diverged
+runs are told apart at a glance (and in greyscale).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..outcomes import OUTCOMES, STYLE
 from ..sweep import SweepResult
 from .curves import _axes, plot_band
 
-# Flat colours and markers for the runs that did not converge.
-FAILED_STYLE = {
-    "diverged": {"color": "#d95f02", "marker": "x", "label": "diverged (loss not finite)"},
-    "spike": {"color": "#7570b3", "marker": "^", "label": "spiked, did not reach target"},
-    "stalled": {"color": "#d9d9d9", "marker": ".", "label": "stalled (target not reached)"},
-}
+# Flat colours and markers (the tutorial's one style per outcome) for the runs
+# that did not converge; converged cells are coloured by their epochs instead.
+FAILED_STYLE = {o: STYLE[o] for o in OUTCOMES if o != "converged"}
 
 
-def plot_stability_map(result, setting, ax=None, vmax=None, cmap="viridis", colorbar=False):
+def plot_stability_map(result, setting, ax=None, vmax=None, cmap="cividis", colorbar=False):
     """Heatmap of one setting: learning rate (rows) x seed (columns).
 
     Parameters
@@ -33,7 +31,8 @@ def plot_stability_map(result, setting, ax=None, vmax=None, cmap="viridis", colo
     vmax : float, optional
         Top of the colour scale (epochs); default the sweep's epoch budget, so
         maps of one problem share a scale.
-    cmap : str, default "viridis"
+    cmap : str, default "cividis"
+        For the converged cells' epochs (chosen to clash with no outcome colour).
     colorbar : bool, default False
         Add a colour bar for the epochs.
 
@@ -147,7 +146,9 @@ def plot_sweep_losses(result, setting, lrs=None, ax=None, scale=1.0, ceiling=1e4
     ceiling : float, default 1e4
         Losses above ``ceiling`` times the largest first-epoch loss of the
         setting are drawn at that level (a spike can reach 1e300, which no
-        log axis can show), and the axis stops there.
+        log axis can show); a triangle marks where each learning rate's band
+        first leaves the axis, and a note says so. The axis otherwise ends
+        just above the highest loss drawn.
 
     Returns
     -------
@@ -161,15 +162,25 @@ def plot_sweep_losses(result, setting, lrs=None, ax=None, scale=1.0, ceiling=1e4
     starts = result.loss_curves[result.setting == setting][:, 0] * scale
     top = ceiling * np.nanmax(np.where(np.isfinite(starts), starts, np.nan))
     drawn = {}
+    highest = []
     for i, lr in enumerate(lrs):
         curves = result.loss_curves_held(setting, lr) * scale
         if not np.isfinite(curves).any():
             continue
-        curves = np.where(np.isfinite(curves), np.minimum(curves, top), curves)
-        drawn[float(lr)] = plot_band(curves.T, ax=ax, color=f"C{i % 10}", label=f"lr {lr:g}", alpha=0.15)
+        clipped = np.isfinite(curves) & (curves > top)
+        curves = np.where(clipped, top, curves)
+        color = f"C{i % 10}"
+        drawn[float(lr)] = plot_band(curves.T, ax=ax, color=color, label=f"lr {lr:g}", alpha=0.15)
+        highest.append(np.nanmax(curves))
+        if clipped.any():  # say so where a curve leaves the axis, rather than draw a false plateau
+            first = int(np.argmax(clipped.any(axis=0)))
+            ax.plot([first], [top], marker="^", color=color, ms=7, clip_on=False, zorder=5)
     ax.set_yscale("log")
-    if np.isfinite(top):
-        ax.set_ylim(top=top * 2)
+    if highest:
+        ax.set_ylim(top=float(np.nanmax(highest)) * 1.5)
+    if any(np.isclose(h, top) for h in highest):
+        ax.annotate(f"\u25b2 loss above {top:.2g}, drawn at that level", xy=(0.99, 0.99), xycoords="axes fraction",
+                    ha="right", va="top", fontsize=7)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title(f"{result.problem}: {setting}", fontsize=10)
