@@ -1,5 +1,11 @@
 """Stability sweeps: many seeds x learning rates x settings, trained as ensembles.
 
+Two entry points. :func:`train_grid` trains the learning rates x seeds of one
+experiment on data the caller gives (any network options) and returns a
+labelled :class:`Grid`. :func:`run_sweep` does the same for the running
+problems' standard settings, with a cache and processes, for the stability
+maps.
+
 A *setting* is one way of feeding a problem to its network:
 
 - ``"raw"``: raw inputs and raw targets;
@@ -38,7 +44,7 @@ from ._validation import check_choice, check_int, check_positive_finite
 from .network import MLP
 from .outcomes import OUTCOMES
 from .problems import PROBLEMS, Problem, get_problem  # noqa: F401  (PROBLEMS: part of this module's interface)
-from .training import train
+from .training import History, train
 
 SETTINGS = ("raw", "standardized", "standardized+bn")
 
@@ -651,3 +657,157 @@ def _check_target(target):
     if isinstance(target, bool) or not isinstance(target, numbers.Real) or not np.isfinite(target):
         raise TypeError(f"target must be a finite number, got {target!r}")
     return float(target)
+
+
+# -- a labelled grid of runs on given data ---------------------------------------
+@dataclass
+class Grid:
+    """Every learning rate x seed of one experiment, trained as one ensemble, with labels.
+
+    Made by :func:`train_grid`. Rows are learning rates, columns are seeds;
+    no index arithmetic is needed to read it.
+
+    Attributes
+    ----------
+    problem : str
+        The running problem whose success target judges the runs.
+    lrs : ndarray of shape (n_lrs,)
+    seeds : ndarray of shape (n_seeds,)
+    history : History
+        The ensemble's History, K = n_lrs * n_seeds networks, learning rate major.
+    model : MLP
+        The trained ensemble.
+    outcome : ndarray of str, shape (n_lrs, n_seeds)
+        Each run's outcome (:func:`nnlib.outcomes.classify`).
+    """
+
+    problem: str
+    lrs: np.ndarray
+    seeds: np.ndarray
+    history: History = field(repr=False)
+    model: MLP = field(repr=False)
+    outcome: np.ndarray = field(repr=False)
+
+    def _index(self, lr, seed):
+        lr = float(check_positive_finite(lr, "lr"))
+        i = np.flatnonzero(np.abs(self.lrs - lr) <= 1e-9 * lr)
+        j = np.flatnonzero(self.seeds == seed)
+        if i.size == 0:
+            raise ValueError(f"lr={lr!r} is not in this grid; its learning rates are {self.lrs.tolist()}")
+        if j.size == 0:
+            raise ValueError(f"seed={seed!r} is not in this grid; its seeds are {self.seeds.tolist()}")
+        return int(i[0]) * len(self.seeds) + int(j[0])
+
+    def run(self, lr, seed):
+        """The History of one run, as if it had been trained alone."""
+        return self.history.run(self._index(lr, seed))
+
+    def network(self, lr, seed):
+        """The trained network of one run, as an independent single :class:`~nnlib.MLP`."""
+        return self.model.member(self._index(lr, seed))
+
+    def final(self, name="loss"):
+        """The last recorded value of ``"loss"`` or a metric, shape (n_lrs, n_seeds).
+
+        A diverged run gives its non-finite loss (its metric: NaN).
+        """
+        if name == "loss":
+            values = self.history.final_loss
+        else:
+            if name not in self.history.metrics:
+                raise ValueError(f"{name!r} was not recorded; recorded: 'loss', {', '.join(map(repr, self.history.metrics))}")
+            values = np.array([self.history.run(k).metrics[name][-1] for k in range(self.history.n_models)])
+            values = np.where(self.history.diverged, np.nan, values)
+        return values.reshape(len(self.lrs), len(self.seeds))
+
+    def curves(self, lr, name="loss"):
+        """Per-epoch values of ``"loss"`` or a metric at one learning rate, shape (epochs_run, n_seeds).
+
+        NaN after a run diverged.
+        """
+        i = self._index(lr, self.seeds[0])
+        values = self.history.loss if name == "loss" else self.history.metrics[name]
+        return values[:, i : i + len(self.seeds)]
+
+    def counts(self, lr=None):
+        """``{outcome: count}`` over the grid, or over one learning rate."""
+        if lr is None:
+            return outcomes.counts(self.outcome)
+        return outcomes.counts(self.outcome[self._index(lr, self.seeds[0]) // len(self.seeds)])
+
+    def epochs_to_target(self):
+        """The first epoch each run met the success target, shape (n_lrs, n_seeds); -1 if never."""
+        spec = get_problem(self.problem)
+        metric = self.history.metrics[spec.metric]
+        with np.errstate(invalid="ignore"):
+            hit = metric >= spec.target
+        first = np.where(hit.any(axis=0), hit.argmax(axis=0), -1)
+        return first.reshape(len(self.lrs), len(self.seeds))
+
+    def usable_lr_range(self, fraction=outcomes.USABLE_FRACTION):
+        """The usable learning rates of this grid (:func:`nnlib.outcomes.usable_lr_range`)."""
+        return outcomes.usable_lr_range(self.lrs, self.outcome, fraction)
+
+    def table(self):
+        """One line per learning rate: the count of each outcome."""
+        spec = get_problem(self.problem)
+        head = f"{'lr':>9}  " + "  ".join(f"{o:>9}" for o in OUTCOMES)
+        lines = [f"{self.problem}: converged = {spec.target_text}; {len(self.seeds)} seeds, "
+                 f"{self.history.epochs} epochs", head]
+        for lr, row in zip(self.lrs, self.outcome, strict=True):
+            c = outcomes.counts(row)
+            lines.append(f"{lr:>9.3g}  " + "  ".join(f"{c[o]:>9d}" for o in OUTCOMES))
+        return "\n".join(lines)
+
+
+def train_grid(problem, X, y, lrs, seeds=range(16), epochs=2000, **options):
+    """Train every learning rate x seed of one experiment and label the results.
+
+    One call, one ensemble: ``len(lrs) * len(seeds)`` networks, network
+    ``(lr, seed)`` bit for bit the one ``MLP(..., rng=seed)`` trained alone at
+    that rate would be.
+
+    Parameters
+    ----------
+    problem : {"spiral", "polynomial"}
+        Gives the network (sizes, output), the loss, the metric recorded and
+        the success target that names each run's outcome.
+    X : ndarray of shape (n, sizes[0])
+        Inputs as the network sees them (raw, or standardized by the caller).
+    y : ndarray of shape (n, 1)
+    lrs : sequence of float, shape (n_lrs,)
+        Distinct positive learning rates; kept in the order given (sorted
+        ascending is what :meth:`Grid.usable_lr_range` needs).
+    seeds : sequence of int, default range(16)
+        Distinct initialization seeds.
+    epochs : int, default 2000
+    **options
+        Keyword arguments of :class:`~nnlib.MLP` (``sizes``, ``hidden``,
+        ``output``, ``batchnorm``, ``init``, ...) that override the problem's
+        network, and of :func:`~nnlib.train` (``batch_size``, ``callback``,
+        ``track_weights``, ``rng``).
+
+    Returns
+    -------
+    Grid
+    """
+    spec = get_problem(problem)
+    seeds = _check_seeds(seeds)
+    lrs = _check_lrs_in_order(lrs)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    train_keys = {"batch_size", "callback", "track_weights", "rng", "verbose"}
+    mlp_kwargs = {"sizes": list(spec.sizes), "output": spec.output}
+    mlp_kwargs.update({k: v for k, v in options.items() if k not in train_keys})
+    train_kwargs = {k: v for k, v in options.items() if k in train_keys}
+    model = MLP(rng=[s for _ in lrs for s in seeds], **mlp_kwargs)
+    history = train(model, X, y, loss=spec.loss, lr=np.repeat(np.asarray(lrs), len(seeds)), epochs=epochs,
+                    metrics=[spec.metric], **train_kwargs)
+    kinds = outcomes.classify(history.loss, history.metrics[spec.metric], spec.target)
+    return Grid(problem=spec.name, lrs=np.asarray(lrs), seeds=np.asarray(seeds), history=history, model=model,
+                outcome=kinds.reshape(len(lrs), len(seeds)))
+
+
+def _check_lrs_in_order(lrs):
+    """Like :func:`_check_lrs`, but keeps the caller's order."""
+    _check_lrs(lrs)
+    return tuple(float(v) for v in lrs)

@@ -259,3 +259,24 @@ def test_training_in_blocks_records_what_one_ensemble_records(monkeypatch):
     for key in whole:
         np.testing.assert_array_equal(blocks[key], whole[key], err_msg=key)
     assert (whole["outcome"] == "converged").any() and (whole["outcome"] != "converged").any()
+
+
+def test_train_grid_labels_each_run_and_matches_lone_networks():
+    X, y = nnlib.make_spiral(rng=0)
+    Xs = nnlib.StandardScaler().fit_transform(X)
+    grid = sw.train_grid("spiral", Xs, y, lrs=[0.3, 10.0], seeds=[4, 1], epochs=60, batchnorm=True)
+    assert grid.outcome.shape == (2, 2) and grid.final("accuracy").shape == (2, 2)
+    alone = nnlib.MLP([2, 18, 4, 1], batchnorm=True, rng=1)
+    hist = nnlib.train(alone, Xs, y, lr=10.0, epochs=60, metrics=["accuracy"])
+    np.testing.assert_array_equal(grid.run(10.0, 1).loss, hist.loss)
+    np.testing.assert_array_equal(grid.network(10.0, 1).layers[0].params["W"], alone.layers[0].params["W"])
+    assert grid.outcome[1, 1] == nnlib.outcomes.classify(hist.loss, hist.metrics["accuracy"], 0.95)
+    np.testing.assert_array_equal(grid.curves(10.0)[:, 1], hist.loss)
+    assert sum(grid.counts(0.3).values()) == 2 and sum(grid.counts().values()) == 4
+    assert "converged = training accuracy >= 95%" in grid.table()
+    with pytest.raises(ValueError, match="not in this grid"):
+        grid.run(1.0, 1)
+    with pytest.raises(ValueError, match="seed=7"):
+        grid.run(0.3, 7)
+    with pytest.raises(ValueError, match="distinct"):
+        sw.train_grid("spiral", Xs, y, lrs=[0.3, 0.3], seeds=[0], epochs=2)
