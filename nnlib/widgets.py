@@ -29,6 +29,7 @@ configuration line ``nnlib-config``.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import textwrap
@@ -600,7 +601,14 @@ class Explorer:
         return bytes(self.image.value)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The live widget, plus its current picture as a plain PNG: a renderer
+        # that runs no widget code (GitHub, nbconvert to markdown or HTML without
+        # widget state) shows the picture instead of "VBox(...)" text.
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data = dict(data)
+        data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return (data, bundle[1]) if isinstance(bundle, tuple) else data
 
     def __repr__(self):
         return f"Explorer({self.config_text[len('nnlib.widgets.replay('):-1]}) -> {self.status_text}"

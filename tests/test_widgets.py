@@ -256,3 +256,13 @@ def test_a_run_whose_final_output_overflows_is_never_reported_healthy(epochs):
     if run.status.kind != "diverged":
         assert np.isfinite(run.score) and np.isfinite(run.final_mse)
     assert len(run.status.message) < 300  # numbers are rounded, never printed with hundreds of digits
+
+
+def test_explorer_output_carries_a_plain_png_for_renderers_without_widgets():
+    import base64
+
+    ex = widgets.Explorer(epochs=5)
+    bundle = ex._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert base64.b64decode(data["image/png"]) == ex.png
