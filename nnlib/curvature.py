@@ -403,6 +403,15 @@ class SharpnessRecorder:
         The sharpness; NaN for an ensemble member whose loss was not finite
         that epoch (it diverged and was frozen).
 
+    Notes
+    -----
+    At the edge of stability gradient descent often settles into a period-2
+    oscillation: the sharpness alternates from one epoch to the next between
+    a value above ``2 / lr`` and one below it (the two average about
+    ``2 / lr``). An even ``every`` then samples only one of the two phases, an
+    odd one samples them in turn; average neighbouring records, or record
+    every epoch over a window, to see the level it hovers at.
+
     Examples
     --------
     >>> rec = SharpnessRecorder(X, y, "bce", every=25)           # doctest: +SKIP
