@@ -325,8 +325,9 @@ def sharpness(model, X, y, loss="bce", tol=1e-6, max_iter=100, rng=None, return_
         bound, and usually about its square over the gap to the next eigenvalue.
     max_iter : int, default 100
         At most this many Hessian-vector products (also at most the number of
-        parameters, where the Krylov space is complete). Each costs about as
-        much as one training epoch.
+        parameters, where the Krylov space is complete). Each costs about one
+        to three training epochs (more with ``BatchNorm``); 6 to 12 were
+        enough for the tutorial's networks (``benchmarks/sharpness_cost.py``).
     rng : None, int or Generator
         Draws the random start vector; the same seed gives the same result bit
         for bit.
@@ -400,7 +401,7 @@ class SharpnessRecorder:
     epochs : ndarray of int, shape (n_records,)
         Number of updates made before each record.
     values : ndarray of shape (n_records,), or (n_records, K) for an ensemble
-        The sharpness; NaN for an ensemble member whose loss was not finite
+        (shape (0,) before the first record). The sharpness; NaN for an ensemble member whose loss was not finite
         that epoch (it diverged and was frozen).
 
     Notes
