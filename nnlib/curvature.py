@@ -401,8 +401,9 @@ class SharpnessRecorder:
     epochs : ndarray of int, shape (n_records,)
         Number of updates made before each record.
     values : ndarray of shape (n_records,), or (n_records, K) for an ensemble
-        (shape (0,) before the first record). The sharpness; NaN for an ensemble member whose loss was not finite
-        that epoch (it diverged and was frozen).
+        (shape (0,) before the first record). The sharpness; NaN for an
+        ensemble member whose loss was not finite that epoch (it diverged and
+        was frozen).
 
     Notes
     -----
