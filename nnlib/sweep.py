@@ -582,8 +582,9 @@ def _execute(plans, n_jobs, progress):
                 # Interrupted (or a job failed): stop at once instead of waiting for
                 # the running jobs. The executor has no public way to stop a running
                 # job, so its worker processes are terminated.
+                workers = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
-                for proc in list(getattr(pool, "_processes", {}).values()):
+                for proc in workers:
                     proc.terminate()
                 raise
             pool.shutdown(wait=True)

@@ -280,3 +280,30 @@ def test_train_grid_labels_each_run_and_matches_lone_networks():
         grid.run(0.3, 7)
     with pytest.raises(ValueError, match="distinct"):
         sw.train_grid("spiral", Xs, y, lrs=[0.3, 0.3], seeds=[0], epochs=2)
+
+
+def test_interrupting_a_parallel_sweep_stops_at_once_and_keeps_what_finished():
+    import os
+    import signal
+    import threading
+    import time
+
+    sw.clear_cache()
+    # Two workers: the tiny job finishes at once, the large one would take minutes.
+    small = dict(seeds=[0], lrs=[0.1], epochs=5)
+    large = dict(seeds=range(16), lrs=[0.01, 0.1, 1.0, 3.0], epochs=20000)
+    # What Ctrl-C (or a notebook's interrupt button) sends to this process.
+    timer = threading.Timer(15.0, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sw.run_sweeps({"polynomial": {**small, "settings": ["raw"]},
+                           "spiral": {**large, "settings": ["standardized+bn"]}}, n_jobs=2, progress=False)
+    finally:
+        timer.cancel()
+    elapsed = time.perf_counter() - start
+    # The large jobs alone take far longer than this; waiting for them would fail here.
+    assert elapsed < 75, elapsed
+    assert sw.cache_size() == 1  # the small job that had finished is kept
+    sw.clear_cache()
