@@ -123,6 +123,14 @@ def test_harness_refuses_a_nudge_that_does_not_change_the_weights(tiny_notebook)
     assert not result.errors and not result.mismatches
 
 
+def test_harness_reports_a_dead_kernel_and_stops(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nos._exit(1)"), nbformat.v4.new_code_cell("print('never runs')")]
+    nbformat.write(nb, tmp_path / "dies.ipynb")
+    result = run_notebook(tmp_path / "dies.ipynb", 1e-12)
+    assert [e.index for e in result.errors] == [0] and "DeadKernelError" in result.errors[0].error, result.report()
+
+
 # -- the pure parts, no kernel --------------------------------------------------------
 def test_outputs_are_compared_like_nbval():
     a = [_stream("a\n"), nbformat.v4.new_output("stream", name="stderr", text="warn\n"), _stream("b\n")]
