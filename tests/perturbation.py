@@ -25,13 +25,17 @@ launches. The prepended cell checks that the nudge took effect, in the kernel an
 in a freshly spawned interpreter, and that the kernel imports the same nnlib as
 the caller, so a broken wrapper cannot pass silently.
 
-The kernel runs in the notebook's own directory with the caller's environment.
+The kernel runs in the notebook's own directory with the caller's environment
+and interpreter (that ``sitecustomize`` shadows any other one on the path, in the
+kernel only). Cells after a failing one still run, as under nbval, so one broken
+claim can be followed by others that merely depend on it.
 
-Run it on one notebook (both signs of the nudge, two notebooks at a time)::
+Run it on one notebook, both signs of the nudge (the default) at once::
 
-    python tests/perturbation.py notebooks/01_unstable_gradients.ipynb --factor 1e-12 --factor -1e-12
+    python tests/perturbation.py notebooks/01_unstable_gradients.ipynb
 
-``--jobs`` sets how many notebooks execute at once (default 2). The exit status
+``--factor F`` (repeatable) chooses the nudges, ``--jobs N`` how many runs execute
+at once (default 2); each result is printed as its run ends, and the exit status
 is 0 when every run passed. ``tests/test_perturbation.py`` runs every notebook in
 ``notebooks/`` with factors +1e-12 and -1e-12 as part of the test suite.
 """
