@@ -25,13 +25,17 @@ launches. The prepended cell checks that the nudge took effect, in the kernel an
 in a freshly spawned interpreter, and that the kernel imports the same nnlib as
 the caller, so a broken wrapper cannot pass silently.
 
-The kernel runs in the notebook's own directory with the caller's environment.
+The kernel runs in the notebook's own directory with the caller's environment
+and interpreter (that ``sitecustomize`` shadows any other one on the path, in the
+kernel only). Cells after a failing one still run, as under nbval, so one broken
+claim can be followed by others that merely depend on it.
 
-Run it on one notebook (both signs of the nudge, two notebooks at a time)::
+Run it on one notebook, both signs of the nudge (the default) at once::
 
-    python tests/perturbation.py notebooks/01_unstable_gradients.ipynb --factor 1e-12 --factor -1e-12
+    python tests/perturbation.py notebooks/01_unstable_gradients.ipynb
 
-``--jobs`` sets how many notebooks execute at once (default 2). The exit status
+``--factor F`` (repeatable) chooses the nudges, ``--jobs N`` how many runs execute
+at once (default 2); each result is printed as its run ends, and the exit status
 is 0 when every run passed. ``tests/test_perturbation.py`` runs every notebook in
 ``notebooks/`` with factors +1e-12 and -1e-12 as part of the test suite.
 """
@@ -47,7 +51,7 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,6 +308,7 @@ def run_notebook(path, factor=1e-12, timeout=900, kernel_name="python3"):
     """
     import nbclient
     import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     import nnlib
 
@@ -328,7 +333,12 @@ def run_notebook(path, factor=1e-12, timeout=900, kernel_name="python3"):
             for i, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or (i > 0 and markers(committed[i - 1])["skip"]):
                     continue
-                client.execute_cell(cell, i)
+                try:
+                    client.execute_cell(cell, i)
+                except (CellTimeoutError, DeadKernelError) as exc:  # the kernel is unusable: stop here
+                    index, ref = (i - 1, committed[i - 1]) if i else (0, cell)
+                    result.errors.append(CellError(index, _head(ref), f"{type(exc).__name__}: {str(exc)[-1000:]}"))
+                    break
                 errors = [o for o in cell.outputs if o.get("output_type") == "error"]
                 if i == 0:
                     if errors:
@@ -364,7 +374,7 @@ def _run_one(job):
     return run_notebook(path, factor)
 
 
-def run_many(jobs, n_jobs=2):
+def run_many(jobs, n_jobs=2, on_result=None):
     """Run several (notebook, factor) pairs, ``n_jobs`` at a time.
 
     Parameters
@@ -372,6 +382,8 @@ def run_many(jobs, n_jobs=2):
     jobs : sequence of (path, factor)
     n_jobs : int, default 2
         Notebooks executing at once, each on its own kernel.
+    on_result : callable, optional
+        Called with each Result as soon as its run ends.
 
     Returns
     -------
@@ -381,12 +393,21 @@ def run_many(jobs, n_jobs=2):
     jobs = [(str(Path(p)), check_factor(f)) for p, f in jobs]
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    done = {}
     if n_jobs == 1 or len(jobs) <= 1:
-        return {job: _run_one(job) for job in jobs}
+        for job in jobs:
+            done[job] = _run_one(job)
+            if on_result is not None:
+                on_result(done[job])
+        return done
     order = sorted(jobs, key=lambda job: -recorded_seconds(job[0]))  # longest first: the pool finishes together
     # Spawned, not forked: the callers (pytest, a CLI) may hold threads and sockets.
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = dict(zip(order, pool.map(_run_one, order), strict=True))
+        futures = {pool.submit(_run_one, job): job for job in order}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if on_result is not None:
+                on_result(done[futures[future]])
     return {job: done[job] for job in jobs}
 
 
@@ -398,9 +419,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     factors = args.factor or list(DEFAULT_FACTORS)
     start = time.perf_counter()
-    results = run_many([(p, f) for p in args.notebooks for f in factors], n_jobs=args.jobs)
-    for res in results.values():
-        print(res.report(), end="\n\n")
+    results = run_many([(p, f) for p in args.notebooks for f in factors], n_jobs=args.jobs, on_result=lambda r: print(r.report(), end="\n\n", flush=True))
     failed = sum(not r.ok for r in results.values())
     print(f"{len(results) - failed} of {len(results)} runs passed; wall time {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0

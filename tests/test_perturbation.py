@@ -2,8 +2,9 @@
 
 The ten perturbed runs (five notebooks x two signs) execute two at a time in one
 session-scoped batch, so the whole module takes about as long as running every
-notebook once; each parametrized test then reads its own run's result. The
-harness itself is tested on a tiny notebook written here.
+notebook once; each parametrized test then reads its own run's result. Only
+those runs carry the ``perturbation`` marker: the harness's own tests, on a tiny
+notebook written here, take seconds.
 """
 
 from pathlib import Path
@@ -17,8 +18,6 @@ import nnlib
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 TEST_NAME = "test_notebook_claims_travel"
-
-pytestmark = pytest.mark.perturbation
 
 
 class _Runs:
@@ -58,6 +57,7 @@ def test_there_are_notebooks_to_perturb():
     assert NOTEBOOKS, "no notebooks found in notebooks/"
 
 
+@pytest.mark.perturbation
 @pytest.mark.parametrize("factor", DEFAULT_FACTORS, ids=lambda f: f"{f:+g}")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_claims_travel(perturbed_runs, path, factor):
@@ -121,6 +121,14 @@ def test_harness_refuses_a_nudge_that_does_not_change_the_weights(tiny_notebook)
     assert not result.ok
     assert result.setup_error is not None and "were not perturbed" in result.setup_error
     assert not result.errors and not result.mismatches
+
+
+def test_harness_reports_a_dead_kernel_and_stops(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nos._exit(1)"), nbformat.v4.new_code_cell("print('never runs')")]
+    nbformat.write(nb, tmp_path / "dies.ipynb")
+    result = run_notebook(tmp_path / "dies.ipynb", 1e-12)
+    assert [e.index for e in result.errors] == [0] and "DeadKernelError" in result.errors[0].error, result.report()
 
 
 # -- the pure parts, no kernel --------------------------------------------------------
