@@ -62,8 +62,12 @@ class BinaryCrossEntropy:
     the pre-sigmoid value z and are exact for any z:
     ``loss = mean(softplus(z) - y z)`` and ``d loss / dz = (sigmoid(z) - y) / (n d)``.
 
-    Every method checks that the shapes match and that the labels ``y`` lie
+    Every method checks that the shapes match; the value methods
+    (``__call__``, ``value_from_logits``) also check that the labels ``y`` lie
     in [0, 1]: outside it the loss has no minimum and falls without bound.
+    (The gradient methods leave that check to the value, which training
+    computes every step, and :func:`~nnlib.train` checks ``y`` once up front:
+    it is the costliest check here, and this runs every epoch.)
 
     Parameters
     ----------
@@ -78,9 +82,10 @@ class BinaryCrossEntropy:
     def __init__(self, eps=1e-12):
         self.eps = check_real(eps, "eps", low=0.0, low_open=True, high=self.max_eps)
 
-    def _check(self, y_hat, y, y_hat_name):
+    def _check(self, y_hat, y, y_hat_name, labels=True):
         y_hat, y = check_output_pair(y_hat, y, y_hat_name)
-        check_labels(y)
+        if labels:
+            check_labels(y)
         return y_hat, y
 
     def __call__(self, p, y):
@@ -100,7 +105,7 @@ class BinaryCrossEntropy:
 
     def gradient(self, p, y):
         """d loss / d p, shape of ``p`` (with the same clipping)."""
-        p, y = self._check(p, y, "p")
+        p, y = self._check(p, y, "p", labels=False)
         p = np.clip(p, self.eps, 1.0 - self.eps)
         return (p - y) / (p * (1.0 - p) * (y.shape[-2] * y.shape[-1]))
 
@@ -111,7 +116,7 @@ class BinaryCrossEntropy:
 
     def gradient_from_logits(self, z, y, p=None):
         """d loss / d z, shape of ``z``; pass ``p = sigmoid(z)`` if already computed."""
-        z, y = self._check(z, y, "z")
+        z, y = self._check(z, y, "z", labels=False)
         if p is None:
             p = sigmoid(z)
         return (p - y) * (1.0 / (y.shape[-2] * y.shape[-1]))

@@ -164,7 +164,7 @@ def test_accuracy_of_a_perfect_column_is_one():
 
 
 @pytest.mark.parametrize("label", [2.0, -0.5, np.nan])
-@pytest.mark.parametrize("method", ["__call__", "gradient", "value_from_logits", "gradient_from_logits"])
+@pytest.mark.parametrize("method", ["__call__", "value_from_logits"])
 def test_bce_rejects_labels_outside_zero_one(method, label):
     bce = nnlib.BinaryCrossEntropy()
     y = np.array([[0.0], [1.0], [label]])
