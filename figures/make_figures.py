@@ -23,6 +23,10 @@ matplotlib.use("Agg")
 
 HERE = Path(__file__).resolve().parent
 
+# When the current figure module started (time.perf_counter()), so each saved
+# figure can say how long it took; None outside main().
+_module_start = None
+
 
 def save_png(fig, path, dpi=110):
     """Save ``fig`` as a PNG without metadata that changes from run to run, and close it."""
@@ -30,7 +34,15 @@ def save_png(fig, path, dpi=110):
 
     fig.savefig(path, dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
+    if _module_start is not None:
+        print(f"  wrote {_shown(path)} after {time.perf_counter() - _module_start:.1f} s", flush=True)
     return Path(path)
+
+
+def _shown(path):
+    """``path`` relative to the project root when it lies inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(HERE.parent) if path.is_relative_to(HERE.parent) else path
 
 
 def figure_modules(selection=()):
@@ -47,18 +59,29 @@ def _load(path):
 
 
 def main(argv=None):
+    global _module_start
     selection = tuple(sys.argv[1:] if argv is None else argv)
     sys.path.insert(0, str(HERE))
+    # The figure modules import save_png from "make_figures"; run as a script
+    # this file is "__main__", so point that name here to share _module_start.
+    sys.modules.setdefault("make_figures", sys.modules[__name__])
+    modules = figure_modules(selection)
     written = []
-    for path in figure_modules(selection):
-        start = time.perf_counter()
-        paths = _load(path).make(HERE)
+    total = time.perf_counter()
+    for i, path in enumerate(modules, 1):
+        # Say what is running before it runs: the stability maps alone take about a minute.
+        print(f"[{i}/{len(modules)}] {path.name} ...", flush=True)
+        _module_start = time.perf_counter()
+        try:
+            paths = _load(path).make(HERE)
+        finally:
+            elapsed, _module_start = time.perf_counter() - _module_start, None
         written.extend(paths)
-        print(f"{path.name}: {len(paths)} figure(s) in {time.perf_counter() - start:.1f} s")
-        for p in paths:
-            print(f"  {Path(p).relative_to(HERE.parent)}")
+        print(f"[{i}/{len(modules)}] {path.name}: {len(paths)} figure(s) in {elapsed:.1f} s", flush=True)
     if not written:
         print("no figure modules matched", selection)
+    else:
+        print(f"{len(written)} figure(s) in {time.perf_counter() - total:.1f} s")
     return 0
 
 

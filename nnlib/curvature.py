@@ -85,8 +85,12 @@ def hessian_eigenvalues(X, fit_intercept=True):
 
 
 def lambda_max(X, fit_intercept=True):
-    """The largest eigenvalue of :func:`mse_hessian` (the sharpest curvature)."""
-    return float(hessian_eigenvalues(X, fit_intercept)[-1])
+    """The largest eigenvalue of :func:`mse_hessian` (the sharpest curvature).
+
+    Never negative: the Hessian is positive semi-definite, so a tiny negative
+    value from rounding (an all-zero ``X`` without intercept) is returned as 0.
+    """
+    return max(float(hessian_eigenvalues(X, fit_intercept)[-1]), 0.0)
 
 
 def condition_number(X, fit_intercept=True):
@@ -113,8 +117,12 @@ def max_stable_lr(X, fit_intercept=True):
     Returns
     -------
     float
+        ``inf`` when ``lambda_max`` is 0 (an all-zero ``X`` without an
+        intercept): the loss does not depend on the weights, so gradient
+        descent never moves and every learning rate is stable.
     """
-    return 2.0 / lambda_max(X, fit_intercept)
+    lam = lambda_max(X, fit_intercept)
+    return 2.0 / lam if lam > 0 else float("inf")
 
 
 def least_squares(X, y, fit_intercept=True):

@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from ._validation import as_generator, check_choice, check_int
+from ._validation import as_generators, check_choice, check_int, check_real
 from .init import get_initializer
 
 
@@ -117,10 +117,10 @@ class Dense(Layer):
         Input and output features.
     init : {"he", "xavier", "small_uniform"}, default "he"
         Weight initializer; biases start at zero.
-    rng : None, int, Generator, or a list of them
-        One source of randomness for a single layer; a list of K gives an
-        ensemble of K layers, model k drawn from ``rng[k]`` exactly as a single
-        layer would be.
+    rng : None, int, Generator, or a sequence of them
+        One source of randomness for a single layer; a sequence of K (list,
+        tuple, range or 1-D array, as for ``MLP``) gives an ensemble of K
+        layers, model k drawn from ``rng[k]`` exactly as a single layer would be.
     bias : bool, default True
         Without a bias the layer is ``y = x @ W``; a ``BatchNorm`` right after
         it would cancel any bias anyway (its ``beta`` takes the bias's role).
@@ -140,11 +140,11 @@ class Dense(Layer):
         fan_out = check_int(fan_out, "fan_out", minimum=1)
         draw = get_initializer(init)
         self.init = init
-        if isinstance(rng, (list, tuple)):
-            gens = [as_generator(r, f"rng[{i}]") for i, r in enumerate(rng)]
-            W = np.stack([draw(fan_in, fan_out, g) for g in gens])
+        gens, n_models = as_generators(rng)
+        if n_models is None:
+            W = draw(fan_in, fan_out, gens)
         else:
-            W = draw(fan_in, fan_out, as_generator(rng))
+            W = np.stack([draw(fan_in, fan_out, g) for g in gens])
         self._set(W, np.zeros(W.shape[:-2] + (fan_out,)) if bias else None)
 
     @classmethod
@@ -319,6 +319,20 @@ def make_activation(name):
     return ACTIVATIONS[check_choice(name, "activation", tuple(ACTIVATIONS))]()
 
 
+_BATCH_OF_ONE = (
+    "BatchNorm cannot backpropagate a training-mode batch of 1 sample: its variance is 0, so the "
+    "output is beta whatever the input and every gradient below the layer would be zero; "
+    "use batches of at least 2 samples (or training=False)"
+)
+
+
+def check_batchnorm_settings(momentum, eps):
+    """Return ``(momentum, eps)`` as floats, raising unless momentum is in [0, 1) and eps > 0 (both finite)."""
+    momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    eps = check_real(eps, "eps", low=0.0, low_open=True)
+    return momentum, eps
+
+
 class BatchNorm(Layer):
     """Batch normalization over the sample axis.
 
@@ -329,6 +343,11 @@ class BatchNorm(Layer):
     ``running = momentum * running + (1 - momentum) * batch``,
     which evaluation (``training=False``) uses instead of the batch's, so a
     prediction does not depend on the rest of its batch.
+
+    A training-mode batch needs at least 2 samples to learn from: one sample
+    has variance 0, so the output is ``beta`` for any input. ``forward``
+    allows it (it is instructive to see), but ``backward`` and ``train``
+    raise a ValueError rather than return gradients that are silently zero.
 
     Parameters
     ----------
@@ -352,13 +371,10 @@ class BatchNorm(Layer):
     def __init__(self, n_features, momentum=0.9, eps=1e-5, n_models=None):
         super().__init__()
         n_features = check_int(n_features, "n_features", minimum=1)
-        if isinstance(momentum, bool) or not np.isscalar(momentum) or not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        if isinstance(eps, bool) or not np.isscalar(eps) or not (np.isfinite(eps) and float(eps) > 0):
-            raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+        momentum, eps = check_batchnorm_settings(momentum, eps)
         shape = (n_features,) if n_models is None else (check_int(n_models, "n_models", minimum=1), n_features)
-        self.momentum = float(momentum)
-        self.eps = float(eps)
+        self.momentum = momentum
+        self.eps = eps
         self.params = {"gamma": np.ones(shape), "beta": np.zeros(shape)}
         self.grads = {"gamma": np.zeros(shape), "beta": np.zeros(shape)}
         self.running_mean = np.zeros(shape)
@@ -424,11 +440,20 @@ class BatchNorm(Layer):
         Returns
         -------
         dx : ndarray, same shape as ``dy``
+
+        Raises
+        ------
+        ValueError
+            After a training-mode forward of a single sample: its variance is
+            0, the output is ``beta`` whatever the input, and every gradient
+            below this layer would be silently zero.
         """
         if self._cache is None:
             raise RuntimeError("BatchNorm.backward called before forward")
         x_hat, inv_std, was_training = self._cache
         n = dy.shape[-2]
+        if was_training and n == 1:
+            raise ValueError(_BATCH_OF_ONE)
         ones = _ones(n)
         np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_choice
+from ._validation import check_choice, check_labels, check_output_pair, check_real
 from .layers import sigmoid
 
 
@@ -33,12 +33,20 @@ class MSE:
         Returns
         -------
         float, or ndarray of shape (K,)
+
+        Raises
+        ------
+        ValueError
+            If ``y_hat.shape[-2:]`` differs from ``y.shape`` (numpy would
+            otherwise broadcast (n, 1) against (n,) into an (n, n) table).
         """
+        y_hat, y = check_output_pair(y_hat, y)
         r = y_hat - y
         return _mean(r * r)
 
     def gradient(self, y_hat, y):
         """d loss / d y_hat: ``2 (y_hat - y) / (n d)``, shape of ``y_hat``."""
+        y_hat, y = check_output_pair(y_hat, y)
         return (2.0 / (y.shape[-2] * y.shape[-1])) * (y_hat - y)
 
     def __repr__(self):
@@ -54,15 +62,31 @@ class BinaryCrossEntropy:
     the pre-sigmoid value z and are exact for any z:
     ``loss = mean(softplus(z) - y z)`` and ``d loss / dz = (sigmoid(z) - y) / (n d)``.
 
+    Every method checks that the shapes match; the value methods
+    (``__call__``, ``value_from_logits``) also check that the labels ``y`` lie
+    in [0, 1]: outside it the loss has no minimum and falls without bound.
+    (The gradient methods leave that check to the value, which training
+    computes every step, and :func:`~nnlib.train` checks ``y`` once up front:
+    it is the costliest check here, and this runs every epoch.)
+
     Parameters
     ----------
-    eps : float, default 1e-12
+    eps : float in (0, 1e-3], default 1e-12
+        Clipping margin of the probability forms; larger values would change
+        the loss noticeably, not just guard against log(0).
     """
 
     name = "bce"
+    max_eps = 1e-3
 
     def __init__(self, eps=1e-12):
-        self.eps = float(eps)
+        self.eps = check_real(eps, "eps", low=0.0, low_open=True, high=self.max_eps)
+
+    def _check(self, y_hat, y, y_hat_name, labels=True):
+        y_hat, y = check_output_pair(y_hat, y, y_hat_name)
+        if labels:
+            check_labels(y)
+        return y_hat, y
 
     def __call__(self, p, y):
         """
@@ -75,20 +99,24 @@ class BinaryCrossEntropy:
         -------
         float, or ndarray of shape (K,)
         """
+        p, y = self._check(p, y, "p")
         p = np.clip(p, self.eps, 1.0 - self.eps)
         return -_mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
 
     def gradient(self, p, y):
         """d loss / d p, shape of ``p`` (with the same clipping)."""
+        p, y = self._check(p, y, "p", labels=False)
         p = np.clip(p, self.eps, 1.0 - self.eps)
         return (p - y) / (p * (1.0 - p) * (y.shape[-2] * y.shape[-1]))
 
     def value_from_logits(self, z, y):
         """The loss from pre-sigmoid values ``z`` (shape (n, d) or (K, n, d))."""
+        z, y = self._check(z, y, "z")
         return _mean(np.logaddexp(0.0, z) - y * z)
 
     def gradient_from_logits(self, z, y, p=None):
         """d loss / d z, shape of ``z``; pass ``p = sigmoid(z)`` if already computed."""
+        z, y = self._check(z, y, "z", labels=False)
         if p is None:
             p = sigmoid(z)
         return (p - y) * (1.0 / (y.shape[-2] * y.shape[-1]))

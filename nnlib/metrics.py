@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_output_pair
+
 
 def accuracy(p, y, threshold=0.5):
     """Fraction of samples whose thresholded probability equals the label.
@@ -20,7 +22,13 @@ def accuracy(p, y, threshold=0.5):
     Returns
     -------
     float, or ndarray of shape (K,)
+
+    Raises
+    ------
+    ValueError
+        If ``p.shape[-2:]`` differs from ``y.shape``.
     """
+    p, y = check_output_pair(p, y, "p")
     return ((p > threshold) == (y > 0.5)).mean(axis=(-2, -1))
 
 
@@ -38,7 +46,13 @@ def r2_score(y_hat, y):
     Returns
     -------
     float, or ndarray of shape (K,)
+
+    Raises
+    ------
+    ValueError
+        If ``y_hat.shape[-2:]`` differs from ``y.shape``.
     """
+    y_hat, y = check_output_pair(y_hat, y)
     ss_res = ((y_hat - y) ** 2).sum(axis=-2)
     ss_tot = ((y - y.mean(axis=-2)) ** 2).sum(axis=-2)
     constant = ss_tot == 0

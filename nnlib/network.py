@@ -6,9 +6,9 @@ import copy
 
 import numpy as np
 
-from ._validation import as_generator, check_array, check_choice, check_int
+from ._validation import as_generators, check_array, check_choice, check_int
 from .init import INITIALIZERS
-from .layers import ACTIVATIONS, BatchNorm, Dense, Sigmoid, _check_training, make_activation
+from .layers import ACTIVATIONS, BatchNorm, Dense, Sigmoid, _check_training, check_batchnorm_settings, make_activation
 
 OUTPUTS = ("sigmoid", None)
 
@@ -36,7 +36,8 @@ class MLP:
         ensemble of K networks along a leading model axis, network k exactly the
         one ``MLP(..., rng=rng[k])`` would build.
     bn_momentum, bn_eps : float
-        Passed to every ``BatchNorm``.
+        Passed to every ``BatchNorm``: momentum in [0, 1), eps > 0. Checked
+        even when ``batchnorm`` is False.
 
     Attributes
     ----------
@@ -67,16 +68,10 @@ class MLP:
         check_choice(init, "init", tuple(INITIALIZERS))
         if not isinstance(batchnorm, (bool, np.bool_)):
             raise TypeError(f"batchnorm must be True or False, got {batchnorm!r}")
-        if isinstance(rng, (str, bytes)):
-            raise TypeError(f"rng must be None, an int seed, a Generator or a sequence of them, got {rng!r}")
-        if isinstance(rng, (list, tuple, range, np.ndarray)):
-            if len(rng) == 0:
-                raise ValueError("rng is an empty sequence; an ensemble needs at least one seed")
-            gens = [as_generator(r, f"rng[{i}]") for i, r in enumerate(rng)]
-            n_models = len(gens)
-        else:
-            gens = as_generator(rng)
-            n_models = None
+        # Checked even without batchnorm, so a typo fails where it is made
+        # rather than when batchnorm is switched on later.
+        bn_momentum, bn_eps = check_batchnorm_settings(bn_momentum, bn_eps)
+        gens, n_models = as_generators(rng)
         self.sizes = sizes
         self.hidden = hidden
         self.output = output
@@ -198,7 +193,14 @@ class MLP:
 
     @classmethod
     def stack(cls, models):
-        """Join single networks of the same architecture into one ensemble (copies)."""
+        """Join single networks of the same architecture into one ensemble (copies).
+
+        Raises
+        ------
+        ValueError
+            If the architectures differ, or their ``BatchNorm`` layers have a
+            different ``momentum`` or ``eps`` (an ensemble has one of each per layer).
+        """
         models = list(models)
         if not models or any(not isinstance(m, MLP) or m.n_models is not None for m in models):
             raise ValueError("stack() needs a non-empty list of single-network MLPs")
@@ -206,6 +208,18 @@ class MLP:
         for m in models[1:]:
             if (m.sizes, m.hidden, m.output, m.batchnorm, m.init) != (first.sizes, first.hidden, first.output, first.batchnorm, first.init):
                 raise ValueError(f"cannot stack {m!r} with {first!r}: the architectures differ")
+        # The ensemble keeps one momentum and eps per BatchNorm layer, so
+        # networks that differ there would silently take the first one's.
+        for i, layer in enumerate(first.layers):
+            if isinstance(layer, BatchNorm):
+                for j, m in enumerate(models):
+                    other = m.layers[i]
+                    if (other.momentum, other.eps) != (layer.momentum, layer.eps):
+                        raise ValueError(
+                            f"cannot stack networks whose BatchNorm settings differ: layer {i} has "
+                            f"momentum={layer.momentum}, eps={layer.eps} in models[0] but "
+                            f"momentum={other.momentum}, eps={other.eps} in models[{j}]"
+                        )
         ens = copy.copy(first)
         ens.sizes = list(first.sizes)
         ens.layers = []

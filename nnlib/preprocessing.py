@@ -23,11 +23,46 @@ def _check_finite_statistics(values, what):
         raise ValueError(f"X is too large to scale: {what} of a column overflows float64; rescale it first")
 
 
+def _is_constant(var, mean, n_samples):
+    """True for columns whose variance is no larger than rounding alone could make it.
+
+    A constant column ``c`` has a computed mean ``c + d`` with ``|d|`` up to
+    about ``n * eps * |c|``, so its computed variance is ``d**2``, not 0, and
+    its standard deviation (e.g. 3e-14 for 500 rows of 3.7) would blow the
+    rounding residue up to +-1. The bound below is the error bound of the
+    two-pass variance (Chan, Golub and LeVeque): one term for the rounding of
+    the squares, one for the error of the mean. scikit-learn uses the same
+    analysis.
+
+    Parameters
+    ----------
+    var, mean : ndarray of shape (n_features,)
+    n_samples : int
+
+    Returns
+    -------
+    ndarray of bool, shape (n_features,)
+    """
+    eps = np.finfo(np.float64).eps
+    # Computed in float64 from Python int n: n * eps stays tiny for any
+    # array that fits in memory, and the squares of finite means do not
+    # overflow here because fit already rejected overflowing statistics.
+    with np.errstate(over="ignore"):
+        bound = n_samples * eps * var + (n_samples * eps * mean) ** 2
+    return var <= bound
+
+
 def _handle_zeros_in_scale(scale, reference):
     """Replace scales that are zero up to rounding by 1 (constant features)."""
     eps = np.finfo(np.float64).eps
     tiny = scale <= 10 * eps * np.maximum(np.abs(reference), 1.0)
     return np.where(tiny, 1.0, scale)
+
+
+def _check_bool(value, name):
+    """Reject anything but a bool: a string such as 'no' would otherwise count as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}: {value!r}")
 
 
 class _Scaler:
@@ -72,7 +107,9 @@ class StandardScaler(_Scaler):
     mean_ : ndarray of shape (n_features,)
     var_ : ndarray of shape (n_features,)
     scale_ : ndarray of shape (n_features,)
-        Standard deviation, 1 for constant features.
+        Standard deviation, 1 for constant features: those whose variance is
+        within the rounding error of computing it (so a constant column maps
+        to 0 up to the rounding of its mean, never to +-1).
     n_features_in_ : int
     n_samples_seen_ : int
     """
@@ -93,7 +130,15 @@ class StandardScaler(_Scaler):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If ``with_mean`` or ``with_std`` is not a bool (checked here, as
+            scikit-learn does, so ``__init__`` only stores settings).
         """
+        _check_bool(self.with_mean, "with_mean")
+        _check_bool(self.with_std, "with_std")
         X = self._check_X(X, fitting=True)
         with np.errstate(over="ignore", invalid="ignore"):
             mean = X.mean(axis=0)
@@ -101,7 +146,8 @@ class StandardScaler(_Scaler):
         _check_finite_statistics(var, "the variance")
         self.mean_ = mean if self.with_mean else np.zeros_like(mean)
         self.var_ = var
-        self.scale_ = _handle_zeros_in_scale(np.sqrt(var), mean) if self.with_std else np.ones_like(mean)
+        constant = _is_constant(var, mean, X.shape[0])
+        self.scale_ = np.where(constant, 1.0, np.sqrt(var)) if self.with_std else np.ones_like(mean)
         self.n_features_in_ = X.shape[1]
         self.n_samples_seen_ = X.shape[0]
         return self

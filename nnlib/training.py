@@ -6,10 +6,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_generator, check_array, check_int, check_positive_finite, check_same_rows
+from ._validation import _short, as_generator, check_array, check_int, check_labels, check_positive_finite, check_same_rows
 from .layers import BatchNorm, Dense, Sigmoid, sigmoid
 from .losses import BinaryCrossEntropy, get_loss
 from .metrics import METRICS
+from .network import _clear_cache
+
+#: The most memory, in bytes, that ``train`` preallocates for a ``History``
+#: (8 bytes per recorded number). Beyond it ``train`` refuses: train in shorter
+#: calls instead, each continues from the model's current weights.
+HISTORY_MAX_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -133,10 +139,13 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
         None: full batch. Otherwise the data is shuffled with ``rng`` every epoch
         and split into batches of this size (the last may be smaller).
     rng : None, int or Generator
-        Only used to shuffle mini-batches.
+        Only used to shuffle mini-batches (but always checked).
     metrics : sequence of str, or dict of str to callable, optional
         Recorded every epoch on the training forward pass, e.g. ``["accuracy"]``;
         a callable takes ``(y_hat, y)`` and returns a float (or (K,) vector).
+        Each callable is tried once on the untrained model's output before
+        training, so one that raises or returns the wrong shape fails with a
+        ValueError before any update.
     verbose : int, default 0
         If positive, print the loss every ``verbose`` epochs. Nothing else prints.
     callback : callable, optional
@@ -148,12 +157,22 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     -------
     History
 
+    Raises
+    ------
+    ValueError, TypeError
+        For bad input, before any state changes: among others, labels outside
+        [0, 1] with "bce", a training batch of 1 sample for a network with
+        BatchNorm, or a History larger than :data:`HISTORY_MAX_BYTES`.
+
     Notes
     -----
     Divergence is not an error: when the loss becomes NaN or infinite,
     training stops (for an ensemble, that network freezes) and ``History``
     says where. Overflow inside the loop is expected then, so numpy's floating
     point warnings are silenced inside it only, with ``np.errstate``.
+
+    When training ends the layers drop their forward caches, so the model does
+    not keep a reference to ``X`` (or carry it into a pickle).
     """
     n_models = model.n_models
     X = model.check_input(X, "X")
@@ -167,6 +186,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
             f"loss 'bce' needs probabilities: a model whose output is a sigmoid (MLP(..., output='sigmoid')); "
             f"this model's last layer is {model.layers[-1]!r}"
         )
+    if isinstance(loss_fn, BinaryCrossEntropy):
+        check_labels(y)
     lr = check_positive_finite(lr, "lr", n_models=n_models)
     epochs = check_int(epochs, "epochs", minimum=1)
     verbose = check_int(verbose, "verbose", minimum=0)
@@ -174,20 +195,25 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     full_batch = batch_size is None or batch_size >= n
-    gen = None if full_batch else as_generator(rng)
+    gen = as_generator(rng)  # checked even when full-batch training leaves it unused
     metric_fns = _resolve_metrics(metrics)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
+    _check_batch_sizes(model, n, None if full_batch else batch_size)
+    _check_history_size(model, epochs, len(metric_fns), track_weights)
+    _check_metric_outputs(model, X, y, metric_fns)
 
     layers = model.layers
     fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked above
     body = layers[:-1] if fused else layers
     dense = [layer for layer in layers if isinstance(layer, Dense)]
     shape = (epochs,) if n_models is None else (epochs, n_models)
-    loss_hist = np.full(shape, np.nan)
-    norm_hist = np.full(shape + (len(dense),), np.nan)
-    metric_hist = {name: np.full(shape, np.nan) for name in metric_fns}
-    weight_hist = np.full(shape + (len(dense),), np.nan) if track_weights else None
+    # np.empty: pages of rows never reached (a run that diverges early) are
+    # never touched, so they cost no memory; every row that is run is written.
+    loss_hist = np.empty(shape)
+    norm_hist = np.empty(shape + (len(dense),))
+    metric_hist = {name: np.empty(shape) for name in metric_fns}
+    weight_hist = np.empty(shape + (len(dense),)) if track_weights else None
 
     # Learning rates shaped to broadcast against each parameter; for an ensemble
     # they are views of one vector, so freezing a diverged network is one write.
@@ -284,13 +310,17 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
                 stopped_early = True
                 break
 
+    # Forget the last batch each layer cached for backward: a trained model
+    # should not keep (and pickle) its training data.
+    for layer in layers:
+        _clear_cache(layer)
     end = last + 1
     hist = History(
-        loss=loss_hist[:end],
-        grad_norms=norm_hist[:end],
+        loss=_trim(loss_hist, end),
+        grad_norms=_trim(norm_hist, end),
         diverged_at=diverged_at,
-        metrics={name: v[:end] for name, v in metric_hist.items()},
-        max_abs_weight=None if weight_hist is None else weight_hist[:end],
+        metrics={name: _trim(v, end) for name, v in metric_hist.items()},
+        max_abs_weight=None if weight_hist is None else _trim(weight_hist, end),
         lr=lr if n_models is None else lr.copy(),
         epochs=epochs,
         stopped_early=stopped_early,
@@ -298,6 +328,69 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if n_models is not None:
         _blank_after_divergence(hist)
     return hist
+
+
+def _trim(a, end):
+    """``a[:end]``, copied if shorter, so a run that stopped early does not keep every epoch's row alive."""
+    return a if end == a.shape[0] else a[:end].copy()
+
+
+def _check_batch_sizes(model, n, batch_size):
+    """Refuse a BatchNorm network a training batch of 1 sample (see ``BatchNorm``), before any update."""
+    if not any(isinstance(layer, BatchNorm) for layer in model.layers):
+        return
+    smallest = n if batch_size is None else (n % batch_size or batch_size)
+    if smallest == 1:
+        if batch_size is None:
+            which = "X has a single sample"
+        elif batch_size == 1:
+            which = "batch_size=1"
+        else:
+            which = f"{n} samples in batches of {batch_size} leave a last batch of 1"
+        raise ValueError(
+            f"a BatchNorm network needs training batches of at least 2 samples, but {which}: a batch of 1 has "
+            "variance 0, so BatchNorm outputs beta whatever the input and no gradient reaches the layers below it"
+        )
+
+
+def _check_history_size(model, epochs, n_metrics, track_weights):
+    """Refuse to preallocate a History larger than ``HISTORY_MAX_BYTES``."""
+    n_dense = sum(isinstance(layer, Dense) for layer in model.layers)
+    per_epoch = 8 * (model.n_models or 1) * (1 + n_dense + n_metrics + (n_dense if track_weights else 0))
+    need = per_epoch * epochs
+    if need > HISTORY_MAX_BYTES:
+        gib = f"{need / 1024**3:.3g}" if need < 1024**40 else "about 1e120 or more"  # epochs may be any Python int
+        raise ValueError(
+            f"epochs={_short(epochs)} would need {gib} GiB for the History ({per_epoch} bytes per epoch), "
+            f"more than nnlib.training.HISTORY_MAX_BYTES ({HISTORY_MAX_BYTES / 1024**3:g} GiB); "
+            "train in several shorter calls, each continues from the model's current weights"
+        )
+
+
+def _check_metric_outputs(model, X, y, metric_fns):
+    """Call each user-supplied metric once before training, so a broken one fails before any update.
+
+    It gets the untrained model's evaluation-mode output, which changes no
+    state (no BatchNorm running statistics), and must return a number (for an
+    ensemble of K, an array of shape (K,)).
+    """
+    custom = {name: fn for name, fn in metric_fns.items() if fn not in METRICS.values()}
+    if not custom:
+        return
+    try:
+        p = model._forward(X, False)
+    finally:
+        for layer in model.layers:
+            _clear_cache(layer)
+    want = () if model.n_models is None else (model.n_models,)
+    for name, fn in custom.items():
+        try:
+            value = np.asarray(fn(p, y))
+        except Exception as exc:  # any failure of user code: report which metric, keep the cause
+            raise ValueError(f"metric {name!r} failed on the model's output (shape {p.shape}) and y (shape {y.shape}): {type(exc).__name__}: {exc}") from exc
+        if value.shape != want or value.dtype.kind not in "biuf":
+            expected = "a number" if not want else f"an array of shape {want}, one number per network"
+            raise ValueError(f"metric {name!r} must return {expected}; it returned {value.dtype} of shape {value.shape} for an output of shape {p.shape}")
 
 
 def _restore_running(batchnorms, running, models=None):
@@ -383,6 +476,8 @@ def _resolve_metrics(metrics):
         return {}
     if isinstance(metrics, str):
         metrics = [metrics]
+    if not isinstance(metrics, (dict, list, tuple)):
+        raise TypeError(f"metrics must be a list of metric names such as ['accuracy'] or a dict of name to callable, got {type(metrics).__name__}: {metrics!r}")
     if isinstance(metrics, dict):
         for name, fn in metrics.items():
             if not callable(fn):
@@ -390,7 +485,7 @@ def _resolve_metrics(metrics):
         return dict(metrics)
     resolved = {}
     for name in metrics:
-        if name not in METRICS:
+        if not isinstance(name, str) or name not in METRICS:
             raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(map(repr, METRICS))} or a dict of callables")
         resolved[name] = METRICS[name]
     return resolved

@@ -48,6 +48,25 @@ BAD_TRAIN_CALLS = [
     ("verbose -1", {"verbose": -1}, ValueError, r"verbose must be at least 0, got -1"),
     ("unknown metric", {"metrics": ["f1"]}, ValueError, r"unknown metric 'f1'; expected one of 'accuracy', 'r2'"),
     ("callback", {"callback": 3}, TypeError, r"callback must be callable, got 3"),
+    ("bce labels 2", {"y": np.full((40, 1), 2.0)}, ValueError, r"y must hold labels \(or probabilities\) in \[0, 1\] for binary cross-entropy; found 2.0"),
+    ("bce labels -1", {"y": np.full((40, 1), -1.0)}, ValueError, r"in \[0, 1\] for binary cross-entropy; found -1.0"),
+    ("complex X", {"X": np.zeros((40, 2)) + 1j}, TypeError, r"X must hold real numbers, got a complex array \(dtype complex128\)"),
+    ("complex y", {"y": np.zeros((40, 1), dtype=np.complex64)}, TypeError, r"y must hold real numbers, got a complex array"),
+    ("lr 10**400", {"lr": 10**400}, ValueError, r"lr must be a positive finite number; got an integer too large for a float \(1000"),
+    ("lr complex", {"lr": 0.1j}, TypeError, r"lr must be a positive finite number \(real\), got a complex value"),
+    ("X 10**400", {"X": [[10**400, 0]] * 40}, ValueError, r"X holds a number too large for float64"),
+    ("epochs 10**400", {"epochs": 10**400}, ValueError, r"epochs=1000.* would need about 1e120 or more GiB for the History \(24 bytes per epoch\), more than nnlib.training.HISTORY_MAX_BYTES"),
+    ("epochs 10**8", {"epochs": 10**8}, ValueError, r"epochs=100000000 would need 2.24 GiB for the History \(24 bytes per epoch\)"),
+    ("metrics 123", {"metrics": 123}, TypeError, r"metrics must be a list of metric names such as \['accuracy'\] or a dict of name to callable, got int: 123"),
+    ("metrics [1]", {"metrics": [1]}, ValueError, r"unknown metric 1; expected one of 'accuracy', 'r2'"),
+    ("metric raises", {"metrics": {"boom": lambda p, y: 1 / 0}}, ValueError, r"metric 'boom' failed on the model's output \(shape \(40, 1\)\) and y \(shape \(40, 1\)\): ZeroDivisionError"),
+    ("metric shape", {"metrics": {"rows": lambda p, y: p[:, 0]}}, ValueError, r"metric 'rows' must return a number; it returned float64 of shape \(40,\)"),
+    ("metric text", {"metrics": {"word": lambda p, y: "good"}}, ValueError, r"metric 'word' must return a number; it returned <U4"),
+    ("rng -1 full batch", {"rng": -1}, ValueError, r"rng must be a non-negative int seed, got -1"),
+    ("rng text full batch", {"rng": "seed"}, TypeError, r"rng must be None, an int seed or a numpy Generator"),
+    ("rng -1 mini-batch", {"rng": -1, "batch_size": 8}, ValueError, r"rng must be a non-negative int seed, got -1"),
+    ("batch of 1", {"batch_size": 1}, ValueError, r"a BatchNorm network needs training batches of at least 2 samples, but batch_size=1"),
+    ("last batch of 1", {"batch_size": 13}, ValueError, r"40 samples in batches of 13 leave a last batch of 1"),
 ]
 
 
@@ -117,6 +136,69 @@ def test_forward_rejects_wrong_input(setup):
         np.testing.assert_array_equal(v0, v1)
 
 
+def test_ensemble_metric_must_return_one_value_per_network(small_spiral, param_snapshot, assert_same_params):
+    X, y = small_spiral
+    ens = nnlib.MLP([2, 3, 1], batchnorm=True, rng=[0, 1])
+    before = param_snapshot(ens)
+    stats = running_stats(ens)
+    with pytest.raises(ValueError, match=r"metric 'mean' must return an array of shape \(2,\), one number per network; it returned float64 of shape \(\)"):
+        nnlib.train(ens, X, y, epochs=2, metrics={"mean": lambda p, t: float(p.mean())})
+    assert_same_params(before, ens)
+    for (m0, v0), (m1, v1) in zip(stats, running_stats(ens), strict=True):
+        np.testing.assert_array_equal(m0, m1)
+        np.testing.assert_array_equal(v0, v1)
+    hist = nnlib.train(ens, X, y, epochs=2, metrics={"mean": lambda p, t: p.mean(axis=(1, 2))})
+    assert hist.metrics["mean"].shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "pattern"),
+    [
+        ({"bn_momentum": 5}, ValueError, r"momentum must be a number in \[0, 1\), got 5"),
+        ({"bn_momentum": -0.1}, ValueError, r"momentum must be a number in \[0, 1\), got -0.1"),
+        ({"bn_eps": 0}, ValueError, r"eps must be a positive finite number, got 0"),
+        ({"bn_eps": float("inf")}, ValueError, r"eps must be a finite number, got inf"),
+        ({"bn_momentum": "0.9"}, TypeError, r"momentum must be a real number, got str"),
+        ({"bn_momentum": 10**400}, ValueError, r"momentum must be a finite number; got an integer too large for a float"),
+        ({"rng": -3}, ValueError, r"rng must be a non-negative int seed, got -3"),
+        ({"rng": [0, -1]}, ValueError, r"rng\[1\] must be a non-negative int seed, got -1"),
+    ],
+)
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_mlp_checks_batchnorm_settings_and_seeds_with_or_without_batchnorm(kwargs, exc, pattern, batchnorm):
+    with pytest.raises(exc, match=pattern):
+        nnlib.MLP([2, 3, 1], batchnorm=batchnorm, **kwargs)
+
+
+@pytest.mark.parametrize("seeds", [range(3), [0, 1, 2], (0, 1, 2), np.arange(3)])
+def test_dense_builds_an_ensemble_from_any_sequence_of_seeds_as_mlp_does(seeds):
+    layer = nnlib.Dense(2, 4, rng=seeds)
+    assert layer.n_models == 3 and layer.params["W"].shape == (3, 2, 4)
+    for k in range(3):
+        np.testing.assert_array_equal(layer.params["W"][k], nnlib.Dense(2, 4, rng=k).params["W"])
+    np.testing.assert_array_equal(layer.params["W"], nnlib.MLP([2, 4, 1], rng=seeds).layers[0].params["W"])
+
+
+@pytest.mark.parametrize("make", [nnlib.make_spiral, nnlib.make_polynomial])
+def test_negative_seed_is_a_value_error(make):
+    with pytest.raises(ValueError, match=r"rng must be a non-negative int seed, got -1"):
+        make(rng=-1)
+
+
+@pytest.mark.parametrize("cls", [nnlib.StandardScaler, nnlib.MinMaxScaler])
+def test_scalers_reject_complex_and_huge_integers(cls):
+    import warnings
+
+    scaler = cls()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning leaks out either
+        with pytest.raises(TypeError, match=r"X must hold real numbers, got a complex array"):
+            scaler.fit(np.ones((3, 2)) + 0.5j)
+    with pytest.raises(ValueError, match=r"X holds a number too large for float64"):
+        scaler.fit([[1, 2], [10**400, 3]])
+    assert not hasattr(scaler, "scale_")
+
+
 def test_layers_reject_bad_settings():
     with pytest.raises(ValueError, match=r"fan_in must be at least 1, got 0"):
         nnlib.Dense(0, 3)
@@ -142,6 +224,16 @@ def test_layers_reject_bad_settings():
         (nnlib.make_polynomial, {"n_points": 2.0}, TypeError, r"n_points must be an integer, got float: 2.0"),
         (nnlib.make_polynomial, {"x_range": (1.0, -1.0)}, ValueError, r"x_range must be \(low, high\) with low < high, got \(1.0, -1.0\)"),
         (nnlib.make_polynomial, {"scale": True}, TypeError, r"scale must be a number, got True"),
+        (nnlib.make_spiral, {"max_theta": float("nan")}, ValueError, r"max_theta must be a finite number, got nan"),
+        (nnlib.make_spiral, {"max_theta": float("inf")}, ValueError, r"max_theta must be a finite number, got inf"),
+        (nnlib.make_spiral, {"noise": 1e308}, ValueError, r"noise=1e\+308 make values too large for float64"),
+        (nnlib.make_spiral, {"noise": 10**400}, ValueError, r"noise must be a finite number >= 0, got 1000"),
+        (nnlib.make_polynomial, {"x_range": (0, float("inf"))}, ValueError, r"x_range\[1\] must be a finite number, got inf"),
+        (nnlib.make_polynomial, {"x_range": (float("nan"), 1)}, ValueError, r"x_range\[0\] must be a finite number, got nan"),
+        (nnlib.make_polynomial, {"x_range": (0, 1e300)}, ValueError, r"x_range=\(0, 1e\+300\).* make values too large for float64"),
+        (nnlib.make_polynomial, {"noise": 1e308}, ValueError, r"noise=1e\+308 make values too large for float64"),
+        (nnlib.make_polynomial, {"scale": 1e308}, ValueError, r"scale must be at most 8.99e\+307, got 1e\+308"),
+        (nnlib.make_polynomial, {"scale": 1e300, "x_range": (0, 1e10)}, ValueError, r"make values too large for float64"),
     ],
 )
 def test_dataset_makers_reject_bad_arguments(make, kwargs, exc, pattern):

@@ -430,22 +430,31 @@ def test_train_uses_training_mode_and_updates_running_statistics(trained_bn_mode
     np.testing.assert_allclose(first.running_mean, 0.9 * before + 0.1 * pre.mean(axis=0), rtol=1e-7, atol=1e-12)
 
 
-def test_train_with_batch_size_one_freezes_the_layers_below_batchnorm():
-    """A batch of one sample has zero variance: BatchNorm outputs beta whatever the input,
-    so no gradient reaches the first Dense layer, and each step decays the running variance by momentum."""
+def test_a_training_batch_of_one_sample_is_refused_because_it_has_no_gradient(param_snapshot, assert_same_params):
+    """A batch of one sample has zero variance: BatchNorm outputs beta whatever the input, so
+    every gradient below it would be zero. Forward shows it; backward and train refuse to learn from it."""
     X, y = nnlib.make_spiral(n_per_class=5, rng=1)
     model = nnlib.MLP([2, 6, 3, 1], batchnorm=True, rng=2)
-    W0 = model.dense_layers[0].params["W"].copy()
-    W2 = model.dense_layers[2].params["W"].copy()
-    nnlib.train(model, X, y, lr=0.5, epochs=3, batch_size=1, rng=0)
-    np.testing.assert_array_equal(model.dense_layers[0].params["W"], W0)
-    bn = model.layers[1]
-    np.testing.assert_allclose(bn.running_var, 0.9 ** (3 * len(X)), rtol=1e-10)  # one update per batch, var 0 each time
-    # the network's output is the same for every input, and only the output bias can learn it (the class balance)
-    np.testing.assert_array_equal(model.dense_layers[2].params["W"], W2)
-    assert np.abs(model.dense_layers[2].params["b"]).max() > 1e-3
     out = model.copy().forward(X[:1], training=True)
-    np.testing.assert_allclose(model.copy().forward(X[5:6], training=True), out, rtol=1e-12)
+    np.testing.assert_allclose(model.copy().forward(X[5:6], training=True), out, rtol=1e-12)  # input no longer matters
+    before = param_snapshot(model)
+    stats = [(b.running_mean.copy(), b.running_var.copy()) for b in model.layers if isinstance(b, nnlib.BatchNorm)]
+    for batch_size, pattern in [(1, "batch_size=1"), (3, "10 samples in batches of 3 leave a last batch of 1")]:
+        with pytest.raises(ValueError, match=f"at least 2 samples, but {pattern}"):
+            nnlib.train(model, X, y, lr=0.5, epochs=3, batch_size=batch_size, rng=0)
+    with pytest.raises(ValueError, match="X has a single sample"):
+        nnlib.train(model, X[:1], y[:1], lr=0.5, epochs=3)
+    assert_same_params(before, model)
+    for (m0, v0), bn in zip(stats, [b for b in model.layers if isinstance(b, nnlib.BatchNorm)], strict=True):
+        np.testing.assert_array_equal(bn.running_mean, m0)
+        np.testing.assert_array_equal(bn.running_var, v0)
+    probe = model.copy()
+    probe.forward(X[:1], training=True)
+    with pytest.raises(ValueError, match="cannot backpropagate a training-mode batch of 1 sample"):
+        probe.backward(np.ones((1, 1)))
+    probe.forward(X[:1], training=False)  # evaluation mode: a fixed affine map, fine for one sample
+    assert np.isfinite(probe.backward(np.ones((1, 1)))).all()
+    nnlib.train(model, X, y, lr=0.5, epochs=3, batch_size=4, rng=0)  # last batch of 2: accepted
 
 
 def test_train_with_batch_size_of_the_whole_set_is_full_batch():

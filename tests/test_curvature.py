@@ -117,3 +117,11 @@ def test_bad_inputs_are_named():
         curvature.mse_hessian(X, fit_intercept="yes")
     with pytest.raises(ValueError, match="different numbers of samples"):
         curvature.least_squares(X, y[:-1])
+
+
+def test_all_zero_inputs_without_intercept_have_no_learning_rate_limit():
+    X = np.zeros((6, 2))
+    assert curvature.lambda_max(X, fit_intercept=False) == 0.0
+    assert curvature.max_stable_lr(X, fit_intercept=False) == float("inf")
+    # with an intercept the bias column still has curvature 2: limit 2 / 2
+    assert curvature.max_stable_lr(X) == pytest.approx(1.0)

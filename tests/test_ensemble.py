@@ -150,3 +150,15 @@ def test_member_and_stack_reject_misuse():
         nnlib.MLP([2, 3, 1], rng=[0, 1]).member(2)
     with pytest.raises(ValueError, match="architectures differ"):
         nnlib.MLP.stack([nnlib.MLP([2, 3, 1], rng=0), nnlib.MLP([2, 4, 1], rng=1)])
+
+
+@pytest.mark.parametrize("setting", [{"bn_momentum": 0.5}, {"bn_eps": 1e-3}])
+def test_stack_refuses_batchnorm_networks_with_different_momentum_or_eps(setting):
+    # The ensemble has one momentum and eps per BatchNorm layer: mixing would
+    # silently give every network the first one's.
+    nets = [nnlib.MLP([2, 3, 1], batchnorm=True, rng=0), nnlib.MLP([2, 3, 1], batchnorm=True, rng=1, **setting)]
+    with pytest.raises(ValueError, match=r"BatchNorm settings differ: layer 1 has momentum=0.9, eps=1e-05 in models\[0\] but momentum=.* in models\[1\]"):
+        nnlib.MLP.stack(nets)
+    same = nnlib.MLP.stack([nnlib.MLP([2, 3, 1], batchnorm=True, rng=s, **setting) for s in (0, 1)])
+    bn = same.layers[1]
+    assert (bn.momentum, bn.eps) == (setting.get("bn_momentum", 0.9), setting.get("bn_eps", 1e-5))

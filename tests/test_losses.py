@@ -132,3 +132,49 @@ def test_r2_of_a_constant_target_is_1_for_a_perfect_fit_and_0_otherwise():
     assert nnlib.r2_score(np.array([[5.0]]), np.array([[3.0]])) == 0.0  # one sample: constant too
     # an ordinary target is untouched: 1 - SS_res / SS_tot
     assert nnlib.r2_score(np.array([[0.0], [2.0]]), np.array([[0.0], [1.0]])) == pytest.approx(1 - 1 / 0.5)
+
+
+# -- mismatched shapes and bad labels ----------------------------------------------
+
+COLUMN = np.array([[0.9], [0.1], [0.8]])
+FLAT = np.array([1.0, 0.0, 1.0])
+SHAPE_CALLS = [
+    ("accuracy", nnlib.accuracy),
+    ("r2_score", nnlib.r2_score),
+    ("MSE", nnlib.MSE()),
+    ("MSE.gradient", nnlib.MSE().gradient),
+    ("BCE", nnlib.BinaryCrossEntropy()),
+    ("BCE.gradient", nnlib.BinaryCrossEntropy().gradient),
+    ("BCE.value_from_logits", nnlib.BinaryCrossEntropy().value_from_logits),
+    ("BCE.gradient_from_logits", nnlib.BinaryCrossEntropy().gradient_from_logits),
+]
+
+
+@pytest.mark.parametrize("fn", [c[1] for c in SHAPE_CALLS], ids=[c[0] for c in SHAPE_CALLS])
+def test_a_column_and_a_flat_vector_are_not_broadcast_into_a_table(fn):
+    # numpy would compare every prediction with every label: accuracy 0.556 here instead of 1
+    for y_hat, y in [(COLUMN, FLAT), (FLAT, FLAT), (COLUMN[:2], FLAT[:, None]), (np.stack([COLUMN] * 2), FLAT)]:
+        with pytest.raises(ValueError, match=r"must have matching shapes.*got (y_hat|p|z) of shape"):
+            fn(y_hat, y)
+    assert np.all(np.isfinite(fn(COLUMN, FLAT[:, None])))
+
+
+def test_accuracy_of_a_perfect_column_is_one():
+    assert nnlib.accuracy(COLUMN, FLAT[:, None]) == 1.0
+
+
+@pytest.mark.parametrize("label", [2.0, -0.5, np.nan])
+@pytest.mark.parametrize("method", ["__call__", "value_from_logits"])
+def test_bce_rejects_labels_outside_zero_one(method, label):
+    bce = nnlib.BinaryCrossEntropy()
+    y = np.array([[0.0], [1.0], [label]])
+    with pytest.raises(ValueError, match=r"y must hold labels \(or probabilities\) in \[0, 1\] for binary cross-entropy; found"):
+        getattr(bce, method)(np.full((3, 1), 0.5), y)
+    getattr(bce, method)(np.full((3, 1), 0.5), np.array([[0.0], [1.0], [0.3]]))  # soft labels are fine
+
+
+@pytest.mark.parametrize(("eps", "exc"), [(0.7, ValueError), (0.0, ValueError), (-1e-12, ValueError), (float("nan"), ValueError), ("1e-12", TypeError), (True, TypeError)])
+def test_bce_eps_must_be_small_and_positive(eps, exc):
+    with pytest.raises(exc, match="eps must be"):
+        nnlib.BinaryCrossEntropy(eps=eps)
+    assert nnlib.BinaryCrossEntropy(eps=1e-3).eps == 1e-3

@@ -132,3 +132,45 @@ def test_an_unfitted_scaler_says_so_before_looking_at_the_input():
 def test_repr_of_a_misconfigured_scaler_does_not_raise():
     assert repr(nnlib.MinMaxScaler(feature_range=5)) == "MinMaxScaler(feature_range=5)"
     assert repr(nnlib.MinMaxScaler()) == "MinMaxScaler()"
+
+
+def test_a_constant_column_with_a_rounded_mean_maps_to_zero_not_to_minus_one():
+    X, _ = nnlib.make_spiral(rng=0)
+    X = np.column_stack([X, np.full(len(X), 3.7)])
+    scaler = nnlib.StandardScaler().fit(X)
+    assert scaler.scale_[2] == 1.0
+    # 0 up to the rounding of the mean (about 3e-14 here), as in scikit-learn
+    np.testing.assert_allclose(scaler.transform(X)[:, 2], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [10, 50, 500, 5000])
+def test_random_constant_columns_are_detected_like_scikit_learn(n):
+    rng = np.random.default_rng(n)
+    varying = rng.normal(size=(n, 1))
+    for c in rng.uniform(-1e3, 1e3, size=60):
+        X = np.column_stack([varying, np.full(n, c)])
+        ours = nnlib.StandardScaler().fit(X)
+        theirs = skp.StandardScaler().fit(X)
+        assert ours.scale_[1] == theirs.scale_[1] == 1.0, (n, c)
+        Z = ours.transform(X)
+        np.testing.assert_allclose(Z, theirs.transform(X), rtol=1e-12, atol=1e-12)
+        assert np.abs(Z[:, 1]).max() <= 1e-12 * abs(c)
+
+
+def test_a_column_with_real_spread_around_a_large_mean_is_still_scaled():
+    # 1e6 + small noise: its variance is far above the rounding bound.
+    X = 1e6 + np.random.default_rng(1).normal(scale=1e-3, size=(5000, 1))
+    ours = nnlib.StandardScaler().fit(X)
+    theirs = skp.StandardScaler().fit(X)
+    np.testing.assert_allclose(ours.scale_, theirs.scale_, rtol=1e-9)
+    assert ours.scale_[0] != 1.0
+
+
+@pytest.mark.parametrize("setting", ["with_mean", "with_std"])
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_scaler_flags_must_be_bools(setting, value):
+    scaler = nnlib.StandardScaler(**{setting: value})
+    assert getattr(scaler, setting) is value  # __init__ stores settings only, as scikit-learn
+    with pytest.raises(TypeError, match=f"{setting} must be True or False.*{value!r}"):
+        scaler.fit(np.ones((3, 2)))
+    assert not hasattr(scaler, "scale_")

@@ -246,3 +246,34 @@ def test_bce_needs_a_sigmoid_output():
     with pytest.raises(ValueError, match="'bce' needs .* sigmoid"):
         nnlib.train(model, X, y, loss="bce", lr=0.1, epochs=5)
     np.testing.assert_array_equal(model.layers[0].params["W"], before)
+
+
+def test_a_trained_model_keeps_no_reference_to_its_training_data():
+    import pickle
+
+    X, y = nnlib.make_spiral(n_per_class=2000, rng=0)  # 64 kB of inputs
+    for batchnorm in (False, True):
+        model = nnlib.MLP([2, 8, 4, 1], batchnorm=batchnorm, rng=0)
+        size_before = len(pickle.dumps(model))
+        nnlib.train(model, X, y, lr=0.1, epochs=3, metrics={"mean": lambda p, t: float(p.mean())})
+        for layer in model.layers:
+            for name, value in vars(layer).items():
+                arrays = value if isinstance(value, tuple) else (value,)
+                for a in arrays:
+                    assert not (isinstance(a, np.ndarray) and a.ndim >= 2 and a.shape[-2] == len(X)), (layer, name)
+        # parameters only (plus a few emptied cache slots), not the 64 kB of samples
+        assert len(pickle.dumps(model)) < size_before + 200
+        out = model.forward(X[:5], training=True)  # still usable: the caches refill on the next forward
+        model.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("n_models", [None, 3])
+def test_a_diverged_run_does_not_keep_the_preallocated_history_alive(raw_polynomial, n_models):
+    X, y = raw_polynomial
+    rng = 0 if n_models is None else list(range(n_models))
+    model = nnlib.MLP([1, 16, 1], output=None, rng=rng)
+    hist = nnlib.train(model, X, y, loss="mse", lr=1.0, epochs=200_000, metrics=["r2"], track_weights=True)
+    assert hist.epochs_run < 50 and hist.epochs == 200_000
+    for a in (hist.loss, hist.grad_norms, hist.metrics["r2"], hist.max_abs_weight):
+        assert a.shape[0] == hist.epochs_run
+        assert a.base is None or a.base.nbytes == a.nbytes  # not a view of 200,000 preallocated rows
