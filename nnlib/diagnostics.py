@@ -517,7 +517,7 @@ class DepthResult:
 
 
 def depth_experiment(depths=(1, 2, 4, 8, 16), settings=(("sigmoid", "small_uniform"), ("relu", "he")), width=32,
-                     n_samples=256, n_seeds=8, rng=0):
+                     n_samples=256, n_seeds=8, rng=0, batchnorm=False):
     """The gradient reaching the first layer of ever deeper networks, at initialization.
 
     For each setting and depth, ``n_seeds`` networks ``[width] + [width] * depth + [1]``
@@ -540,6 +540,12 @@ def depth_experiment(depths=(1, 2, 4, 8, 16), settings=(("sigmoid", "small_unifo
     n_seeds : int, default 8
     rng : None, int or Generator
         Draws the inputs, the upstream gradient and the networks' seeds.
+    batchnorm : bool, default False
+        Put a ``BatchNorm`` after each hidden ``Dense`` (as ``MLP(...,
+        batchnorm=True)`` does) and run it in training mode, normalizing with
+        the batch's own statistics, as during training. The networks' seeds
+        are the same with and without it, so the two results compare the same
+        weights.
 
     Returns
     -------
@@ -549,6 +555,8 @@ def depth_experiment(depths=(1, 2, 4, 8, 16), settings=(("sigmoid", "small_unifo
     width = check_int(width, "width", minimum=1)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     n_seeds = check_int(n_seeds, "n_seeds", minimum=1)
+    if not isinstance(batchnorm, (bool, np.bool_)):
+        raise TypeError(f"batchnorm must be True or False, got {batchnorm!r}")
     parsed = []
     for s in settings:
         if not isinstance(s, (tuple, list)) or len(s) not in (2, 3):
@@ -570,11 +578,12 @@ def depth_experiment(depths=(1, 2, 4, 8, 16), settings=(("sigmoid", "small_unifo
         for a, (act, init, gain) in enumerate(parsed):
             labels.append(f"{act}, {init}" + ("" if gain == 1.0 else f" x{gain:g}"))
             for b, depth in enumerate(depths):
-                model = MLP([width] + [width] * int(depth) + [1], hidden=act, output=None, init=init, rng=list(seeds))
+                model = MLP([width] + [width] * int(depth) + [1], hidden=act, output=None, init=init, rng=list(seeds),
+                            batchnorm=bool(batchnorm))
                 if gain != 1.0:
                     for d in model.dense_layers:
                         d.params["W"] *= gain
-                model._forward(X, False)
+                model._forward(X, bool(batchnorm))   # BatchNorm in training mode: batch statistics
                 dy = np.broadcast_to(upstream, (n_seeds, n_samples, 1))
                 back = []  # gradient norm at the input of each Dense layer, output side first
                 for layer in reversed(model.layers):

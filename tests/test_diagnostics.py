@@ -237,6 +237,29 @@ def test_depth_experiment_is_deterministic_and_validates():
         diag.depth_experiment(settings=("relu",))
 
 
+def test_depth_experiment_with_batchnorm_keeps_the_sigmoid_gradient_and_ignores_the_weight_scale():
+    kw = dict(depths=(1, 3, 6), settings=(("sigmoid", "small_uniform"), ("relu", "he"), ("relu", "he", 1.5)),
+              width=16, n_samples=64, n_seeds=4, rng=1)
+    plain = diag.depth_experiment(**kw)
+    bn = diag.depth_experiment(batchnorm=True, **kw)
+    assert bn.first_layer.shape == plain.first_layer.shape and bn.labels == plain.labels
+    # without BN the sigmoid's gradient shrinks by ~100x per layer; BN renormalizes every layer's input
+    assert plain.factor[0, -1] < 0.05 and 0.7 < bn.factor[0, -1] < 1.4
+    assert bn.median()[0, -1] > 0.3 * bn.median()[0, 0]
+    # BN divides out a layer's weight scale, so multiplying every weight by 1.5 barely changes the
+    # gradient of the first layer (the 1.5x of the first layer's own weights is divided out too)
+    np.testing.assert_allclose(bn.first_layer[2], bn.first_layer[1], rtol=1e-3)
+    with pytest.raises(TypeError, match="batchnorm"):
+        diag.depth_experiment(depths=(1,), batchnorm="yes")
+
+
+def test_depth_experiment_batchnorm_runs_in_training_mode():
+    # in evaluation mode fresh running statistics (mean 0, variance 1) would leave the
+    # small-uniform sigmoid network as it is, and its gradient would still vanish
+    kw = dict(depths=(6,), settings=(("sigmoid", "small_uniform"),), width=16, n_samples=64, n_seeds=2, rng=3)
+    assert diag.depth_experiment(batchnorm=True, **kw).median()[0, 0] > 1e3 * diag.depth_experiment(**kw).median()[0, 0]
+
+
 def test_diagnostics_does_not_import_matplotlib():
     import subprocess
     import sys
