@@ -23,7 +23,7 @@ DOM contract (CSS classes, for browser tests): the whole explorer
 ``nnlib-explorer``; learning-rate slider ``nnlib-lr``; seed slider
 ``nnlib-seed``; problem selector ``nnlib-problem``; epochs control
 ``nnlib-epochs``; toggles ``nnlib-standardize-x``, ``nnlib-standardize-y``,
-``nnlib-batchnorm``; figure ``nnlib-plot``; status line ``nnlib-status``;
+``nnlib-batchnorm``; the sharpness readout's checkbox ``nnlib-sharpness``; figure ``nnlib-plot``; status line ``nnlib-status``;
 configuration line ``nnlib-config``.
 """
 
@@ -44,6 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from ._validation import check_int, check_positive_finite
+from .curvature import sharpness as _sharpness
 from .diagnostics import RunStatus, run_status
 from .metrics import accuracy, r2_score
 from .network import MLP
@@ -56,6 +57,9 @@ LR_EXPONENTS = (-7, 1)
 EPOCHS_MAX = 20000
 TOGGLES = ("standardize_x", "standardize_y", "batchnorm")
 CONFIG_KEYS = ("problem", "lr", "seed", "epochs") + TOGGLES
+READOUTS = ("sharpness",)
+"""Checkboxes that add a measurement of the run shown, not a setting of the run: they change
+neither the training nor the replay line, and cost nothing while off."""
 
 
 @cache
@@ -230,6 +234,47 @@ def replay(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, s
     """
     run = fit(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm)
     return run.model, run.history
+
+
+def run_sharpness(run):
+    """The sharpness of ``run``'s final network on the data as it saw it, and ``2 / lr``.
+
+    The largest eigenvalue of the training loss's Hessian
+    (:func:`nnlib.curvature.sharpness`, with a fixed start vector so the same
+    run always reads the same), on the inputs and targets the network was
+    trained on (standardized when the run standardized them). Gradient
+    descent at this ``lr`` is locally stable only while it is below ``2 / lr``.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    value : float
+        NaN for a diverged run or any network whose loss is not finite; never raises.
+    limit : float
+        ``2 / lr``.
+    """
+    cfg = run.config
+    limit = 2.0 / cfg["lr"]
+    if run.status is not None and run.status.kind == "diverged":
+        return float("nan"), limit
+    spec = PROBLEMS[cfg["problem"]]
+    X, y = _data(cfg["problem"])
+    Xt, yt, _, _ = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
+    try:
+        with np.errstate(all="ignore"):
+            value = float(_sharpness(run.model, Xt, yt, spec.loss, tol=1e-4, rng=0))
+    except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError):
+        value = float("nan")
+    return value, limit
+
+
+def sharpness_text(value, limit):
+    """The status line's readout, e.g. "sharpness 19.6 vs 2/lr = 20"."""
+    shown = "NaN (not finite)" if not np.isfinite(value) else f"{value:.3g}"
+    return f"sharpness {shown} vs 2/lr = {limit:.3g}"
 
 
 def config_call(config):
@@ -411,8 +456,12 @@ class Explorer:
         Between 1 and 20000.
     standardize_x, standardize_y, batchnorm : bool, default False
         See :func:`fit`.
+    sharpness : bool, default False
+        Add the final network's sharpness against ``2 / lr`` to the status
+        line (:func:`run_sharpness`); computed only while this is on.
     toggles : sequence of str, default ()
-        Which of "standardize_x", "standardize_y", "batchnorm" get a checkbox.
+        Which of "standardize_x", "standardize_y", "batchnorm" and "sharpness"
+        get a checkbox.
     problems : sequence of str, default ("spiral", "polynomial")
         The choices of the problem selector.
     seed_max : int, default 99
@@ -431,6 +480,12 @@ class Explorer:
     status_kind : str
         The run's outcome (one of :data:`nnlib.outcomes.OUTCOMES`), or "error".
     status_text : str
+        The status line; with the sharpness readout on it ends with
+        "sharpness S vs 2/lr = T".
+    sharpness : float or None
+        The readout's value (NaN for a diverged run), None while it is off.
+    readouts : dict of str to bool
+        Which readouts are on, e.g. ``{"sharpness": False}``.
     config_text : str
         A runnable call, e.g. ``nnlib.widgets.replay(problem='spiral', lr=0.1, ...)``.
 
@@ -444,7 +499,8 @@ class Explorer:
     """
 
     def __init__(self, problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False,
-                 batchnorm=False, toggles=(), problems=("spiral", "polynomial"), seed_max=99, cache_size=48):
+                 batchnorm=False, toggles=(), problems=("spiral", "polynomial"), seed_max=99, cache_size=48,
+                 sharpness=False):
         if isinstance(problems, str) or not hasattr(problems, "__iter__"):
             raise TypeError(f"problems must be a sequence of problem names, got {problems!r}")
         problems = tuple(problems)
@@ -454,8 +510,10 @@ class Explorer:
             raise TypeError(f"toggles must be a sequence of toggle names such as ('batchnorm',), got {toggles!r}")
         toggles = tuple(toggles)
         for t in toggles:
-            if t not in TOGGLES:
-                raise ValueError(f"unknown toggle {t!r}; expected some of {', '.join(map(repr, TOGGLES))}")
+            if t not in TOGGLES + READOUTS:
+                raise ValueError(f"unknown toggle {t!r}; expected some of {', '.join(map(repr, TOGGLES + READOUTS))}")
+        if not isinstance(sharpness, (bool, np.bool_)):
+            raise TypeError(f"sharpness must be True or False, got {sharpness!r}")
         self._problems = problems
         self._seed_max = check_int(seed_max, "seed_max", minimum=0)
         self._lr_range = (10.0 ** LR_EXPONENTS[0], 10.0 ** LR_EXPONENTS[1])
@@ -465,6 +523,8 @@ class Explorer:
         self._cache = OrderedDict()
         self.config = self._check(dict(problem=problem, lr=lr, seed=seed, epochs=epochs, standardize_x=standardize_x,
                                        standardize_y=standardize_y, batchnorm=batchnorm))
+        self.readouts = {"sharpness": bool(sharpness)}
+        self._sharpness_cache = {}
         self._syncing = False
         self._figure = ExplorerFigure()
         self._build_widgets(toggles)
@@ -487,9 +547,11 @@ class Explorer:
             "epochs": W.BoundedIntText(value=c["epochs"], min=1, max=EPOCHS_MAX, step=100, description="epochs",
                                        continuous_update=False, layout=W.Layout(width="170px")),
         }
-        labels = {"standardize_x": "standardize x", "standardize_y": "standardize y", "batchnorm": "batch norm"}
+        labels = {"standardize_x": "standardize x", "standardize_y": "standardize y", "batchnorm": "batch norm",
+                  "sharpness": "sharpness"}
         for t in toggles:
-            self.controls[t] = W.Checkbox(value=c[t], description=labels[t], indent=False, layout=W.Layout(width="130px"))
+            value = self.readouts[t] if t in READOUTS else c[t]
+            self.controls[t] = W.Checkbox(value=value, description=labels[t], indent=False, layout=W.Layout(width="130px"))
         for name, control in self.controls.items():
             control.add_class("nnlib-" + name.replace("_", "-"))
             control.observe(self._make_observer(name), names="value")
@@ -518,8 +580,9 @@ class Explorer:
         self._syncing = True
         try:
             for name, control in self.controls.items():
-                if control.value != self.config[name]:
-                    control.value = self.config[name]
+                value = self.readouts[name] if name in READOUTS else self.config[name]
+                if control.value != value:
+                    control.value = value
             if "standardize_y" in self.controls:
                 self.controls["standardize_y"].disabled = PROBLEMS[self.config["problem"]].is_classification
         finally:
@@ -563,6 +626,15 @@ class Explorer:
         self.image.value = png
         self.status_kind = run.status.kind
         self.status_text = run.status.message
+        if self.readouts["sharpness"]:
+            if key not in self._sharpness_cache:
+                self._sharpness_cache[key] = run_sharpness(run)
+                while len(self._sharpness_cache) > self._cache_size:
+                    self._sharpness_cache.pop(next(iter(self._sharpness_cache)))
+            self.sharpness, limit = self._sharpness_cache[key]
+            self.status_text += "; " + sharpness_text(self.sharpness, limit)
+        else:
+            self.sharpness = None
         self.status.value = self._status_html()
         self.config_text = config_call(self.config)
         self.config_html.value = f'<code style="font-size:90%">{html.escape(self.config_text)}</code>'
@@ -578,16 +650,23 @@ class Explorer:
         Parameters
         ----------
         **changes
-            Any of problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm.
+            Any of problem, lr, seed, epochs, standardize_x, standardize_y,
+            batchnorm, and the readout switch sharpness (True/False).
 
         Returns
         -------
         History
         """
-        unknown = sorted(set(changes) - set(CONFIG_KEYS))
+        unknown = sorted(set(changes) - set(CONFIG_KEYS) - set(READOUTS))
         if unknown:
-            raise TypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(CONFIG_KEYS)}")
+            raise TypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; "
+                            f"expected some of {', '.join(CONFIG_KEYS + READOUTS)}")
+        readouts = {k: changes.pop(k) for k in READOUTS if k in changes}
+        for name, value in readouts.items():
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
         config = self._check({**self.config, **changes})
+        self.readouts.update({k: bool(v) for k, v in readouts.items()})
         self._apply(config)
         return self.history
 
@@ -614,4 +693,5 @@ class Explorer:
         return f"Explorer({self.config_text[len('nnlib.widgets.replay('):-1]}) -> {self.status_text}"
 
 
-__all__ = ["Explorer", "ExplorerFigure", "Run", "fit", "replay", "problem_data", "check_config", "config_call", "PROBLEMS"]
+__all__ = ["Explorer", "ExplorerFigure", "Run", "fit", "replay", "problem_data", "check_config", "config_call", "PROBLEMS",
+           "run_sharpness", "sharpness_text"]

@@ -266,3 +266,57 @@ def test_explorer_output_carries_a_plain_png_for_renderers_without_widgets():
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "application/vnd.jupyter.widget-view+json" in data
     assert base64.b64decode(data["image/png"]) == ex.png
+
+
+# -- the sharpness readout -------------------------------------------------------------
+def test_sharpness_readout_is_off_by_default_and_computes_nothing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(widgets, "run_sharpness", lambda run: calls.append(run) or (1.0, 2.0))
+    ex = widgets.Explorer(epochs=30)
+    ex.update(seed=1)
+    assert calls == [] and ex.sharpness is None and "sharpness" not in ex.status_text
+    assert "sharpness" not in ex.controls
+
+
+def test_sharpness_checkbox_keeps_the_dom_contract_and_adds_the_readout():
+    ex = widgets.Explorer(epochs=50, toggles=("batchnorm", "sharpness"))
+    box = ex.controls["sharpness"]
+    assert "nnlib-sharpness" in box._dom_classes and box.value is False
+    plain_status, plain_config, plain_png = ex.status_text, ex.config_text, ex.png
+    box.value = True                                   # what ticking it in the browser does
+    assert ex.readouts["sharpness"] is True and np.isfinite(ex.sharpness) and ex.sharpness > 0
+    assert ex.status_text.startswith(plain_status)
+    assert ex.status_text.endswith(widgets.sharpness_text(ex.sharpness, 2 / 0.1))
+    assert "vs 2/lr = 20" in ex.status_text
+    assert ex.config_text == plain_config and ex.png == plain_png   # a readout, not a setting: the run is the same
+    # the readout is the library's sharpness of the network shown, on the data it was trained on
+    X, y = widgets.problem_data("spiral")
+    assert ex.sharpness == pytest.approx(nnlib.curvature.sharpness(ex.run.model, X, y, "bce", rng=0), rel=1e-3)
+    box.value = False
+    assert ex.status_text == plain_status and ex.sharpness is None
+
+
+def test_sharpness_readout_uses_the_data_as_the_network_saw_it():
+    ex = widgets.Explorer(problem="polynomial", lr=0.01, epochs=100, standardize_x=True, standardize_y=True,
+                          sharpness=True)
+    X, y = widgets.problem_data("polynomial")
+    Xs, ys, _, _ = nnlib.problems.get_problem("polynomial").standardize(X, y, inputs=True, targets=True)
+    assert ex.sharpness == pytest.approx(nnlib.curvature.sharpness(ex.run.model, Xs, ys, "mse", rng=0), rel=1e-3)
+    assert "vs 2/lr = 200" in ex.status_text
+
+
+def test_sharpness_readout_of_a_diverged_run_is_nan_and_never_raises():
+    ex = widgets.Explorer(problem="polynomial", lr=10, epochs=50, sharpness=True)
+    assert ex.status_kind == "diverged"
+    assert np.isnan(ex.sharpness) and "sharpness NaN" in ex.status_text
+    value, limit = widgets.run_sharpness(ex.run)
+    assert np.isnan(value) and limit == pytest.approx(0.2)
+
+
+def test_sharpness_switch_validates():
+    with pytest.raises(TypeError, match="sharpness must be True or False"):
+        widgets.Explorer(epochs=10, sharpness="yes")
+    ex = widgets.Explorer(epochs=10)
+    with pytest.raises(TypeError, match="sharpness must be True or False"):
+        ex.update(sharpness=1)
+    assert ex.readouts["sharpness"] is False
