@@ -9,6 +9,8 @@ the same seeds:
 - ``update (new seed)``: ``Explorer.update(seed=k)`` for configurations not
   seen before: retrain, redraw the reused Figure, encode the PNG;
 - ``update (cached)``: returning to a configuration already seen;
+- ``update + sharpness``: the same with the sharpness readout switched on
+  (new seeds again, so the run and its sharpness are both computed);
 - ``pyplot redraw``: a naive reference that makes a new pyplot figure with
   the same three panels for every change and saves it.
 
@@ -58,10 +60,13 @@ def main(repeats=9):
     X, y = nnlib.make_spiral(rng=0)
     ex = Explorer()  # also warms up imports, data and fonts
     seeds = range(1, repeats + 1)
+    sharp = Explorer(sharpness=True)
+    seeds_sharp = range(repeats + 1, 2 * repeats + 1)
     results = {
         "train only": [timed(lambda s=s: nnlib.train(nnlib.MLP([2, 18, 4, 1], rng=s), X, y, lr=0.1, epochs=2000)) for s in seeds],
         "update (new seed)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
         "update (cached)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
+        "update + sharpness": [timed(lambda s=s: sharp.update(seed=s)) for s in seeds_sharp],
         "pyplot redraw": [timed(lambda s=s: pyplot_redraw(s)) for s in seeds],
     }
     base = statistics.median(results["train only"])
