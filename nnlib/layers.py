@@ -47,12 +47,13 @@ class Layer:
         ``train`` is running a pass, in which case the same array, kept under
         ``(name, shape)``, is handed out again on every epoch.
         """
-        if self._scratch is None:
+        scratch = self._scratch
+        if scratch is None:
             return None
         key = (name, shape)
-        buf = self._scratch.get(key)
+        buf = scratch.get(key)
         if buf is None:
-            buf = self._scratch[key] = np.empty(shape, dtype)
+            buf = scratch[key] = np.empty(shape, dtype)
         return buf
 
     @property
@@ -203,10 +204,12 @@ class Dense(Layer):
         ndarray of shape (n, fan_out) or (K, n, fan_out)
         """
         self._x = x
-        W = self.params["W"]
-        y = np.matmul(x, W, out=self._out("y", _matmul_shape(x, W)))
-        if "b" in self.params:
-            y += self.params["b"][..., None, :]
+        params = self.params
+        W = params["W"]
+        y = np.matmul(x, W, out=None if self._scratch is None else self._out("y", _matmul_shape(x, W)))
+        b = params.get("b")
+        if b is not None:
+            y += b if b.ndim == 1 else b[:, None, :]
         return y
 
     def backward(self, dy, input_grad=True):
@@ -226,15 +229,17 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
         x = self._x
-        np.matmul(x.swapaxes(-1, -2), dy, out=self.grads["W"])
+        grads = self.grads
+        np.matmul(x.T if x.ndim == 2 else x.swapaxes(-1, -2), dy, out=grads["W"])
         # A sum over the sample axis written as a matmul: much faster than
         # dy.sum(axis=-2) for the small, tall arrays of this tutorial.
-        if "b" in self.grads:
-            np.matmul(_ones(dy.shape[-2]), dy, out=self.grads["b"])
+        if "b" in grads:
+            np.matmul(_ones(dy.shape[-2]), dy, out=grads["b"])
         if not input_grad:
             return None
-        W_T = self.params["W"].swapaxes(-1, -2)
-        return np.matmul(dy, W_T, out=self._out("dx", _matmul_shape(dy, W_T)))
+        W = self.params["W"]
+        W_T = W.T if W.ndim == 2 else W.swapaxes(-1, -2)
+        return np.matmul(dy, W_T, out=None if self._scratch is None else self._out("dx", _matmul_shape(dy, W_T)))
 
     def __repr__(self):
         k = f", n_models={self.n_models}" if self.n_models else ""
@@ -255,12 +260,15 @@ class ReLU(Layer):
         -------
         ndarray of the same shape
         """
-        self._mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
-        return np.multiply(x, self._mask, out=self._out("y", x.shape))
+        if self._scratch is None:
+            self._mask = mask = np.greater(x, 0)
+            return np.multiply(x, mask)
+        self._mask = mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
+        return np.multiply(x, mask, out=self._out("y", x.shape))
 
     def backward(self, dy):
         """``dy`` where the input was positive, 0 elsewhere (same shape as ``dy``)."""
-        return np.multiply(dy, self._mask, out=self._out("dx", dy.shape))
+        return np.multiply(dy, self._mask, out=None if self._scratch is None else self._out("dx", dy.shape))
 
 
 def sigmoid(x):

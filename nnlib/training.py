@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import as_generator, check_array, check_int, check_positive_finite, check_same_rows
-from .layers import BatchNorm, Dense, Sigmoid, sigmoid
+from .layers import BatchNorm, Dense, Sigmoid, _sigmoid
 from .losses import BinaryCrossEntropy, get_loss
 from .metrics import METRICS
 from .network import _clear_cache
@@ -368,24 +368,24 @@ class _Loop:
         backward = body[:0:-1]
         first = body[0]
         dense = [layer for layer in layers if isinstance(layer, Dense)]
-        dense_grads = [d.grads["W"] for d in dense]
         batchnorms = [layer for layer in layers if isinstance(layer, BatchNorm)]
-        # Learning rates shaped to broadcast against each parameter; for an
-        # ensemble they are views of one vector, so freezing a network is one write.
+        # All parameters (and all gradients) live in one flat array during the
+        # run, so the update is two numpy calls instead of two per parameter.
+        flat = _FlatParams(layers)
         lr_vec = None if single else np.array(lr, dtype=np.float64)
-        updates = []
-        for layer in layers:
-            for key, p in layer.params.items():
-                step = lr if single else lr_vec.reshape((lr_vec.size,) + (1,) * (p.ndim - 1))
-                updates.append((p, layer.grads[key], step))
+        step = lr if single else flat.per_element(lr_vec)
+        scaled = np.empty_like(flat.params)
         full_batch = ((X, y),) if self.batch_size is None else None
         norm_row = np.empty(rec.grad_norms.shape[1:])
         # The last layer's output is left out: it is handed to the metric
         # functions, which may keep it. It is also small (one column per sample).
-        reused = _ReusedOutputs(body[:-1])
+        # Only an ensemble's arrays are large enough for the reuse to pay (see
+        # Layer._scratch); for a single network it measured no faster.
+        reused = _ReusedOutputs(() if single else body[:-1])
         stopped = False
         epoch = start - 1
-        with reused:
+        with reused, flat:
+            dense_grads = [d.grads["W"] for d in dense]
             for epoch in range(start, self.epochs):
                 if self.track_weights:
                     for j, d in enumerate(dense):
@@ -403,7 +403,7 @@ class _Loop:
                     for layer in body:
                         out = layer.forward(out, True)
                     if fused:
-                        p = sigmoid(out)
+                        p = _sigmoid(out)
                         value = loss_fn.value_from_logits(out, yb)
                         grad = loss_fn.gradient_from_logits(out, yb, p)
                     else:
@@ -413,10 +413,11 @@ class _Loop:
                     for layer in backward:
                         grad = layer.backward(grad)
                     first.backward(grad, input_grad=False)
-                    norms = _grad_norms(dense_grads, norm_row)
                     if full_batch:
-                        epoch_norms, epoch_loss = norms, value
+                        epoch_norms = _grad_norms(dense_grads, rec.grad_norms[epoch])
+                        epoch_loss = value
                     else:
+                        norms = _grad_norms(dense_grads, norm_row)
                         epoch_norms = epoch_norms + weight * norms
                         epoch_loss = epoch_loss + weight * value
                     for name, fn in metric_fns.items():
@@ -425,24 +426,24 @@ class _Loop:
                         if not math.isfinite(value):
                             _restore_running(batchnorms, running)
                             break
-                        for param, g, step in updates:
-                            param -= step * g
                     else:
                         bad = ~np.isfinite(value)
                         if bad.any():
                             lr_vec[bad] = 0.0  # freeze the networks that just diverged
+                            step = flat.per_element(lr_vec)
                         frozen = lr_vec == 0.0
                         if frozen.any():
                             # A zero learning rate alone is not enough: 0 * inf is NaN.
                             # Zeroing the gradients keeps a frozen network's last
                             # finite weights, as a single network that stopped would.
-                            for _, g, _ in updates:
+                            for g in flat.grad_views:
                                 g[frozen] = 0.0
                             _restore_running(batchnorms, running, frozen)
-                        for param, g, step in updates:
-                            param -= step * g
+                    # param -= lr * grad, for every parameter at once
+                    np.subtract(flat.params, np.multiply(step, flat.grads, out=scaled), out=flat.params)
                 rec.loss[epoch] = epoch_loss
-                rec.grad_norms[epoch] = epoch_norms
+                if not full_batch:
+                    rec.grad_norms[epoch] = epoch_norms
                 for name in metric_fns:
                     rec.metrics[name][epoch] = epoch_metrics[name]
                 if single:
@@ -455,6 +456,8 @@ class _Loop:
                     for k in np.flatnonzero(newly):
                         diverged_at[k] = epoch
                         lr_vec[k] = 0.0
+                    if newly.any():
+                        step = flat.per_element(lr_vec)
                     if all(d is not None for d in diverged_at) or (drop and newly.any()):
                         break
                 if verbose and (epoch % verbose == 0 or epoch == self.epochs - 1):
@@ -501,11 +504,66 @@ def _grad_norms(grads, out):
     -------
     out
     """
-    for j, g in enumerate(grads):
+    if out.ndim == 1:
         # vdot on one network's contiguous gradient is several times cheaper
-        # than einsum's per-call parsing, and this runs every epoch.
-        out[..., j] = np.vdot(g, g) if g.ndim == 2 else np.einsum("kij,kij->k", g, g)
+        # than einsum's per-call parsing, and this runs every epoch. Both
+        # square roots are IEEE's correctly rounded one: the same values.
+        for j, g in enumerate(grads):
+            out[j] = math.sqrt(np.vdot(g, g))
+        return out
+    for j, g in enumerate(grads):
+        out[:, j] = np.einsum("kij,kij->k", g, g)
     return np.sqrt(out, out=out)
+
+
+class _FlatParams:
+    """Context for one training run: every parameter and gradient is a view of one flat array.
+
+    On entry each layer's ``params`` and ``grads`` entries are replaced by
+    views of ``params`` and ``grads`` (two 1-D arrays) holding the same
+    values; on exit the values are copied back into the original arrays,
+    which are put back, so a caller holding them sees the trained weights.
+    The gradient-descent update is then one operation on the flat arrays,
+    elementwise the same arithmetic as one per parameter.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    """
+
+    def __init__(self, layers):
+        self.entries = [(layer, key) for layer in layers for key in layer.params]
+        self.sizes = [layer.params[key].size for layer, key in self.entries]
+        total = sum(self.sizes)
+        self.params = np.empty(total)
+        self.grads = np.empty(total)
+        self.param_views, self.grad_views = [], []
+        start = 0
+        for (layer, key), size in zip(self.entries, self.sizes, strict=True):
+            shape = layer.params[key].shape
+            self.param_views.append(self.params[start : start + size].reshape(shape))
+            self.grad_views.append(self.grads[start : start + size].reshape(shape))
+            start += size
+        self.originals = None
+
+    def per_element(self, lr):
+        """Learning rates per model, shape (K,), spread over ``params``: shape (total,)."""
+        return np.concatenate([np.repeat(lr, size // lr.size) for size in self.sizes])
+
+    def __enter__(self):
+        self.originals = []
+        for (layer, key), p, g in zip(self.entries, self.param_views, self.grad_views, strict=True):
+            self.originals.append((layer.params[key], layer.grads[key]))
+            p[...] = layer.params[key]
+            g[...] = layer.grads[key]
+            layer.params[key], layer.grads[key] = p, g
+
+    def __exit__(self, *exc):
+        for (layer, key), (p, g) in zip(self.entries, self.originals, strict=True):
+            p[...] = layer.params[key]
+            g[...] = layer.grads[key]
+            layer.params[key], layer.grads[key] = p, g
+        return False
 
 
 class _ReusedOutputs:
