@@ -94,14 +94,15 @@ def _mean_weights(n):
 
 
 def _rows(v, n):
-    """A per-feature vector ``v`` (shape (…, F)) repeated for n samples: shape (…, n, F).
+    """A per-feature vector ``v`` (shape (…, F)) as a row for n samples: a (…, 1, F) view.
 
-    Broadcasting a (…, 1, F) row over (…, n, F) runs several times slower in
-    numpy than an elementwise operation on two full arrays (the inner loop is
-    only F long), and materializing the row first costs less than it saves.
-    The values, and so every result, are the same as with broadcasting.
+    Broadcasting does the rest. An earlier version materialized the n rows
+    with ``np.repeat`` (so each operation ran between two full arrays), which
+    gives the same values; measured in one run with numpy 2.4, broadcasting
+    is now the faster of the two (benchmarks/bn_speed.py compares them),
+    and it allocates nothing. ``n`` is unused and kept for that comparison.
     """
-    return np.repeat(v[..., None, :], n, axis=-2)
+    return v[..., None, :]
 
 
 def _check_training(training):
