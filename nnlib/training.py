@@ -144,6 +144,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
         If positive, print the loss every ``verbose`` epochs. Nothing else prints.
     callback : callable, optional
         ``callback(epoch, model, loss)`` after each epoch's update; returning True stops training.
+        It is shown the whole model every epoch, so an ensemble then trains
+        all its networks together (see Notes).
     track_weights : bool, default False
         Also record each Dense layer's largest absolute weight every epoch.
 
@@ -157,6 +159,15 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     training stops (for an ensemble, that network freezes) and ``History``
     says where. Overflow inside the loop is expected then, so numpy's floating
     point warnings are silenced inside it only, with ``np.errstate``.
+
+    An ensemble of more than :data:`BLOCK` networks trains in blocks of at
+    most that many, one after the other, and a network that diverged is no
+    longer computed: it is set aside with its last finite weights. Networks
+    never mix, so History and weights are the same, bit for bit, as when
+    every network is computed every epoch. That is still what happens when
+    something looks at the whole ensemble each epoch: a ``callback``,
+    ``verbose`` printing, or a metric given as a callable other than nnlib's
+    own (which may combine networks).
     """
     n_models = model.n_models
     X = model.check_input(X, "X")

@@ -246,3 +246,22 @@ def test_bce_needs_a_sigmoid_output():
     with pytest.raises(ValueError, match="'bce' needs .* sigmoid"):
         nnlib.train(model, X, y, loss="bce", lr=0.1, epochs=5)
     np.testing.assert_array_equal(model.layers[0].params["W"], before)
+
+
+def test_a_callback_sees_the_whole_ensemble_up_to_date_every_epoch(monkeypatch, raw_polynomial):
+    # Without a callback an ensemble trains in blocks and drops diverged
+    # networks; a callback is shown the whole model instead, every epoch.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 1)
+    X, y = raw_polynomial
+    model = nnlib.MLP([1, 8, 1], output=None, rng=range(3))
+    seen = []
+
+    def callback(epoch, m, loss):
+        assert m is model and loss.shape == (3,)
+        seen.append(m.layers[0].params["W"].copy())
+
+    hist = nnlib.train(model, X, y, loss="mse", lr=[1e-7, 1e-1, 1e-6], epochs=12, callback=callback)
+    assert hist.diverged_at[1] is not None and len(seen) == 12
+    # the weights the callback saw in the last epoch are the trained ones, all three networks
+    np.testing.assert_array_equal(seen[-1], model.layers[0].params["W"])
+    assert not np.array_equal(seen[0], seen[-1])
