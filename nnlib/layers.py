@@ -265,11 +265,15 @@ class ReLU(Layer):
             self._mask = mask = np.greater(x, 0)
             return np.multiply(x, mask)
         self._mask = mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
-        return np.multiply(x, mask, out=self._out("y", x.shape))
+        # In a training pass the input is the previous layer's output, which
+        # nothing else keeps: overwriting it keeps the working set smaller.
+        return np.multiply(x, mask, out=x)
 
     def backward(self, dy):
         """``dy`` where the input was positive, 0 elsewhere (same shape as ``dy``)."""
-        return np.multiply(dy, self._mask, out=None if self._scratch is None else self._out("dx", dy.shape))
+        if self._scratch is None:
+            return np.multiply(dy, self._mask)
+        return np.multiply(dy, self._mask, out=dy)  # dy, too, is the next layer's and no longer needed
 
 
 def sigmoid(x):
