@@ -407,7 +407,10 @@ class BatchNorm(Layer):
             weights = _mean_weights(n)
             mean = weights @ x                   # (…, F): the mean over samples, as a matmul
             xc = np.subtract(x, _rows(mean, n), out=self._out("xc", x.shape))
-            var = weights @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
+            # In a training pass the input is the previous layer's output, which
+            # nothing else keeps: its memory holds the squares and then the output.
+            reuse = self._scratch is not None
+            var = weights @ np.multiply(xc, xc, out=x if reuse else None)  # population variance, ddof=0
             inv_std = 1.0 / np.sqrt(var + self.eps)
             x_hat = xc
             x_hat *= _rows(inv_std, n)
@@ -419,7 +422,8 @@ class BatchNorm(Layer):
             inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
             x_hat = (x - _rows(self.running_mean, n)) * _rows(inv_std, n)
             self._cache = (x_hat, inv_std, False)
-        y = np.multiply(x_hat, _rows(self.params["gamma"], n), out=self._out("y", x_hat.shape))
+            reuse = False
+        y = np.multiply(x_hat, _rows(self.params["gamma"], n), out=x if reuse else None)
         y += _rows(self.params["beta"], n)
         return y
 
@@ -443,15 +447,17 @@ class BatchNorm(Layer):
         x_hat, inv_std, was_training = self._cache
         n = dy.shape[-2]
         ones = _ones(n)
-        np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
+        # dx's memory first holds dy * x_hat, which is needed only for this sum
+        out = self._out("dx", dy.shape)
+        np.matmul(ones, np.multiply(dy, x_hat, out=out), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])
         scale = _rows(self.params["gamma"] * inv_std, n)
         if not was_training:
-            return np.multiply(dy, scale, out=self._out("dx", dy.shape))
+            return np.multiply(dy, scale, out=out)
         # dx = gamma/std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
         mean_dy = _rows(self.grads["beta"] / n, n)
         mean_dy_xhat = _rows(self.grads["gamma"] / n, n)
-        dx = np.multiply(x_hat, mean_dy_xhat, out=self._out("dx", dy.shape))
+        dx = np.multiply(x_hat, mean_dy_xhat, out=out)
         np.subtract(dy, dx, out=dx)
         dx -= mean_dy
         dx *= scale
