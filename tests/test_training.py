@@ -265,3 +265,18 @@ def test_a_callback_sees_the_whole_ensemble_up_to_date_every_epoch(monkeypatch, 
     # the weights the callback saw in the last epoch are the trained ones, all three networks
     np.testing.assert_array_equal(seen[-1], model.layers[0].params["W"])
     assert not np.array_equal(seen[0], seen[-1])
+
+
+@pytest.mark.parametrize("rng", [0, range(3)], ids=["single", "ensemble"])
+def test_training_updates_the_models_own_arrays(monkeypatch, small_spiral, rng):
+    # train works on flat copies (and, for an ensemble, blocks) internally;
+    # arrays a caller holds must still be the model's, holding the trained values.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 2)
+    X, y = small_spiral
+    model = nnlib.MLP([2, 5, 1], batchnorm=True, rng=rng)
+    held = [(layer, key, layer.params[key], layer.grads[key]) for layer in model.layers for key in layer.params]
+    before = [p.copy() for _, _, p, _ in held]
+    nnlib.train(model, X, y, lr=0.1, epochs=3)
+    for (layer, key, p, g), p0 in zip(held, before, strict=True):
+        assert layer.params[key] is p and layer.grads[key] is g
+        assert not np.array_equal(p, p0), f"{layer!r} {key} was not trained in place"
