@@ -277,3 +277,37 @@ def test_a_diverged_run_does_not_keep_the_preallocated_history_alive(raw_polynom
     for a in (hist.loss, hist.grad_norms, hist.metrics["r2"], hist.max_abs_weight):
         assert a.shape[0] == hist.epochs_run
         assert a.base is None or a.base.nbytes == a.nbytes  # not a view of 200,000 preallocated rows
+
+
+def test_a_callback_sees_the_whole_ensemble_up_to_date_every_epoch(monkeypatch, raw_polynomial):
+    # Without a callback an ensemble trains in blocks and drops diverged
+    # networks; a callback is shown the whole model instead, every epoch.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 1)
+    X, y = raw_polynomial
+    model = nnlib.MLP([1, 8, 1], output=None, rng=range(3))
+    seen = []
+
+    def callback(epoch, m, loss):
+        assert m is model and loss.shape == (3,)
+        seen.append(m.layers[0].params["W"].copy())
+
+    hist = nnlib.train(model, X, y, loss="mse", lr=[1e-7, 1e-1, 1e-6], epochs=12, callback=callback)
+    assert hist.diverged_at[1] is not None and len(seen) == 12
+    # the weights the callback saw in the last epoch are the trained ones, all three networks
+    np.testing.assert_array_equal(seen[-1], model.layers[0].params["W"])
+    assert not np.array_equal(seen[0], seen[-1])
+
+
+@pytest.mark.parametrize("rng", [0, range(3)], ids=["single", "ensemble"])
+def test_training_updates_the_models_own_arrays(monkeypatch, small_spiral, rng):
+    # train works on flat copies (and, for an ensemble, blocks) internally;
+    # arrays a caller holds must still be the model's, holding the trained values.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 2)
+    X, y = small_spiral
+    model = nnlib.MLP([2, 5, 1], batchnorm=True, rng=rng)
+    held = [(layer, key, layer.params[key], layer.grads[key]) for layer in model.layers for key in layer.params]
+    before = [p.copy() for _, _, p, _ in held]
+    nnlib.train(model, X, y, lr=0.1, epochs=3)
+    for (layer, key, p, g), p0 in zip(held, before, strict=True):
+        assert layer.params[key] is p and layer.grads[key] is g
+        assert not np.array_equal(p, p0), f"{layer!r} {key} was not trained in place"
