@@ -119,7 +119,8 @@ class History:
         return f"History(n_models={self.n_models}, epochs_run={self.epochs_run} of {self.epochs}, {n_div} diverged)"
 
 
-def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=None, metrics=None, verbose=0, callback=None, track_weights=False):
+def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=None, metrics=None, verbose=0, callback=None, track_weights=False,
+          clip_norm=None):
     """Train ``model`` in place by (mini-batch) gradient descent.
 
     Parameters
@@ -156,6 +157,11 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
         all its networks together (see Notes).
     track_weights : bool, default False
         Also record each Dense layer's largest absolute weight every epoch.
+    clip_norm : float, optional
+        Gradient clipping by norm: before each update, a network whose gradient
+        (all its parameters together, one vector) is longer than ``clip_norm``
+        has it scaled down to that length; the direction is kept. ``grad_norms``
+        records the gradients before clipping. None (the default) never clips.
 
     Returns
     -------
@@ -211,6 +217,8 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     metric_fns = _resolve_metrics(metrics)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
+    if clip_norm is not None:
+        clip_norm = check_positive_finite(clip_norm, "clip_norm")
     _check_batch_sizes(model, n, None if full_batch else batch_size)
     _check_history_size(model, epochs, len(metric_fns), track_weights)
     _check_metric_outputs(model, X, y, metric_fns)
@@ -219,7 +227,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     hist = _empty_history(shape, sum(isinstance(layer, Dense) for layer in model.layers), metric_fns, track_weights)
     hist.lr = lr if n_models is None else lr.copy()
     hist.epochs = epochs
-    loop = _Loop(loss_fn, y, None if full_batch else batch_size, metric_fns, track_weights, epochs)
+    loop = _Loop(loss_fn, y, None if full_batch else batch_size, metric_fns, track_weights, epochs, clip_norm)
     # An ensemble trains in blocks of at most BLOCK networks, and a network that
     # diverged is dropped from its block (see _train_blocks), unless something
     # looks at the whole ensemble every epoch: a callback, the verbose printout,
@@ -360,7 +368,7 @@ def _put(layers, part, idx, which=None):
 class _Loop:
     """The epoch loop of :func:`train`, with the settings that stay fixed for a call."""
 
-    def __init__(self, loss_fn, y, batch_size, metric_fns, track_weights, epochs):
+    def __init__(self, loss_fn, y, batch_size, metric_fns, track_weights, epochs, clip_norm=None):
         self.loss_fn = loss_fn
         self.fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked by train
         self.y = y
@@ -368,6 +376,7 @@ class _Loop:
         self.metric_fns = metric_fns
         self.track_weights = track_weights
         self.epochs = epochs
+        self.clip_norm = clip_norm
 
     def run(self, layers, X, lr, gen, rec, start, drop=False, model=None, callback=None, verbose=0):
         """Train ``layers`` from epoch ``start`` on, recording into ``rec``.
@@ -476,6 +485,8 @@ class _Loop:
                             for g in flat.grad_views:
                                 g[frozen] = 0.0
                             _restore_running(batchnorms, running, frozen)
+                    if self.clip_norm is not None:
+                        flat.clip(self.clip_norm, None if single else lr_vec.size)
                     # param -= lr * grad, for every parameter at once
                     np.subtract(flat.params, np.multiply(step, flat.grads, out=scaled), out=flat.params)
                 rec.loss[epoch] = epoch_loss
@@ -645,6 +656,25 @@ class _FlatParams:
             self.grad_views.append(self.grads[start : start + size].reshape(shape))
             start += size
         self.originals = None
+
+    def clip(self, max_norm, n_models=None):
+        """Scale each network's whole gradient down to length ``max_norm`` where it is longer.
+
+        A non-finite norm is left alone: that network is diverging, which
+        training reports instead.
+        """
+        if n_models is None:
+            norm = math.sqrt(float(np.dot(self.grads, self.grads)))
+            if math.isfinite(norm) and norm > max_norm:
+                self.grads *= max_norm / norm
+            return
+        sq = sum(np.einsum("ki,ki->k", g.reshape(n_models, -1), g.reshape(n_models, -1)) for g in self.grad_views)
+        norm = np.sqrt(sq)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(np.isfinite(norm) & (norm > max_norm), max_norm / norm, 1.0)
+        if (factor < 1.0).any():
+            for g in self.grad_views:
+                g *= factor.reshape((n_models,) + (1,) * (g.ndim - 1))
 
     def per_element(self, lr):
         """Learning rates per model, shape (K,), spread over ``params``: shape (total,)."""

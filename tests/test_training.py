@@ -311,3 +311,30 @@ def test_training_updates_the_models_own_arrays(monkeypatch, small_spiral, rng):
     for (layer, key, p, g), p0 in zip(held, before, strict=True):
         assert layer.params[key] is p and layer.grads[key] is g
         assert not np.array_equal(p, p0), f"{layer!r} {key} was not trained in place"
+
+
+def test_clip_norm_scales_each_networks_whole_gradient_to_at_most_that_length(raw_polynomial):
+    X, y = raw_polynomial
+    lrs = np.array([1e-4, 1e-4])
+    clipped = nnlib.MLP([1, 8, 1], output=None, rng=[0, 1])
+    start = clipped.copy()
+    hist = nnlib.train(clipped, X, y, loss="mse", lr=lrs, epochs=1, clip_norm=10.0)
+    # one step by hand: the full gradient of each network, scaled to norm 10
+    for k in range(2):
+        net = start.member(k)
+        out = net.forward(X, training=True)
+        net.backward(nnlib.MSE().gradient(out, y))
+        grads = [g for layer in net.layers for g in layer.grads.values()]
+        norm = np.sqrt(sum(float((g**2).sum()) for g in grads))
+        assert norm > 10.0
+        for layer, trained in zip(net.layers, clipped.member(k).layers, strict=True):
+            for key in layer.params:
+                np.testing.assert_allclose(trained.params[key], layer.params[key] - 1e-4 * layer.grads[key] * 10.0 / norm,
+                                           rtol=1e-12, atol=1e-15)
+    assert hist.grad_norms[0].max() > 10.0  # recorded before clipping
+    # the raw polynomial diverges at lr 1e-4 without clipping, and not with it
+    free = nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=200)
+    held = nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=200, clip_norm=1.0)
+    assert free.diverged_at is not None and held.diverged_at is None
+    with pytest.raises(ValueError, match="clip_norm"):
+        nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=2, clip_norm=0)
