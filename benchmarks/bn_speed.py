@@ -7,6 +7,8 @@ the spiral network 2-18-4-1 (500 points) and the polynomial network 1-88-48-1
 minor page faults per epoch (``getrusage``).
 
 Target: a BatchNorm epoch costs at most 2.5x a plain one (spiral, single and K = 16).
+It also times the BatchNorm epochs with the per-feature rows materialized by
+``np.repeat`` (nnlib's earlier form) against the broadcasting nnlib uses now.
 
 A second table shows what nnlib's reuse of layer output arrays inside
 ``train`` (a private speed measure, see ``Layer._scratch``) is for: each row
@@ -29,6 +31,7 @@ import numpy as np
 from _timing import blas_summary, interleaved, median, table
 
 import nnlib
+import nnlib.layers
 import nnlib.training
 
 MALLOC_ENV = {"MALLOC_TOP_PAD_": str(64 * 2**20)}
@@ -46,6 +49,23 @@ def new_arrays_every_epoch():
         cls.__enter__ = enter
 
 
+def repeated_rows(v, n):
+    """BatchNorm's per-feature rows materialized with np.repeat: the form nnlib used before."""
+    return np.repeat(v[..., None, :], n, axis=-2)
+
+
+@contextlib.contextmanager
+def rows_form(form):
+    """Run BatchNorm with its per-feature rows broadcast (nnlib's default) or repeated."""
+    default = nnlib.layers._rows
+    if form == "repeat":
+        nnlib.layers._rows = repeated_rows
+    try:
+        yield
+    finally:
+        nnlib.layers._rows = default
+
+
 def problems():
     Xs, ys = nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
     Xp, yp = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
@@ -58,11 +78,11 @@ def problems():
     }
 
 
-def case(problem, k, batchnorm, epochs, reuse=True):
+def case(problem, k, batchnorm, epochs, reuse=True, rows="broadcast"):
     model = nnlib.MLP(problem["sizes"], output=problem["output"], batchnorm=batchnorm, rng=0 if k is None else range(k))
 
     def run():
-        with contextlib.nullcontext() if reuse else new_arrays_every_epoch():
+        with contextlib.nullcontext() if reuse else new_arrays_every_epoch(), rows_form(rows):
             hist = nnlib.train(model, problem["X"], problem["y"], loss=problem["loss"], lr=problem["lr"], epochs=epochs)
         assert hist.epochs_run == epochs and not np.any(hist.diverged), "a timed run stopped early"
 
@@ -76,6 +96,7 @@ def build_cases(k):
             epochs = 200 if size is None else 20
             for bn in (False, True):
                 cases[(name, size, bn)] = case(prob, size, bn, epochs)
+            cases[(name, size, "repeat")] = case(prob, size, True, epochs, rows="repeat")
     return cases
 
 
@@ -93,7 +114,7 @@ def measure(cases, repeats):
 def rows_from(res, label=None):
     rows = []
     for name, size, bn in res:
-        if bn:
+        if bn is not False:
             continue
         plain, with_bn = (name, size, False), (name, size, True)
         tp, tb = median(res, plain), median(res, with_bn)
@@ -131,6 +152,14 @@ def main():
     for size, label in [(None, "single"), (args.k, f"K={args.k}")]:
         r = median(res, ("spiral", size, True)) / median(res, ("spiral", size, False))
         print(f"  spiral {label}: BN epoch / plain epoch = {r:.2f}  [<= 2.5]")
+    print("\nBatchNorm's per-feature rows: broadcast (nnlib) against materialized with np.repeat (before)")
+    rows = []
+    for name, size, bn in res:
+        if bn == "repeat":
+            tb, tr = median(res, (name, size, True)), median(res, (name, size, "repeat"))
+            label = f"{name} {'single' if size is None else f'K={size}'}"
+            rows.append([label, f"{tb * 1e6:.0f}", f"{tr * 1e6:.0f}", f"{tb / tr:.2f}"])
+    print(table(rows, ["", "broadcast us/epoch", "np.repeat us/epoch", "broadcast / repeat"]))
 
     if args.no_faults:
         return

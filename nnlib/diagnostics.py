@@ -66,7 +66,7 @@ def _metric_and_target(history, problem):
     return (None, None) if curve is None else (curve, spec.target)
 
 
-def run_status(history, problem=None, loss_name=None):
+def run_status(history, problem=None, loss_name=None, show_metric=True):
     """The outcome of a single run, with a one-line explanation.
 
     Parameters
@@ -80,6 +80,9 @@ def run_status(history, problem=None, loss_name=None):
     loss_name : str, optional
         How the message calls the loss; default the problem's ("loss (BCE)" is
         shortened to "loss", "MSE"), or "loss".
+    show_metric : bool, default True
+        End the message of a run that did not converge with its last training
+        metric against the target.
 
     Returns
     -------
@@ -107,7 +110,7 @@ def run_status(history, problem=None, loss_name=None):
     peak = int(np.nanargmax(loss))
     spike = f"the {loss_name} spiked to {loss[peak]:.3g} at epoch {peak} ({loss[peak] / loss[0]:.3g} x its start); "
     spike = spike if outcomes.spiked(loss) else ""
-    where = "" if metric is None else f"; {_metric_words(problem, metric[-1])}"
+    where = "" if metric is None or not show_metric else f"; {_metric_words(problem, metric[-1])}"
     if kind == "stalled":
         dead = _dead_from(history.grad_norms)
         cause = "" if dead is None else (

@@ -47,12 +47,13 @@ class Layer:
         ``train`` is running a pass, in which case the same array, kept under
         ``(name, shape)``, is handed out again on every epoch.
         """
-        if self._scratch is None:
+        scratch = self._scratch
+        if scratch is None:
             return None
         key = (name, shape)
-        buf = self._scratch.get(key)
+        buf = scratch.get(key)
         if buf is None:
-            buf = self._scratch[key] = np.empty(shape, dtype)
+            buf = scratch[key] = np.empty(shape, dtype)
         return buf
 
     @property
@@ -93,14 +94,15 @@ def _mean_weights(n):
 
 
 def _rows(v, n):
-    """A per-feature vector ``v`` (shape (…, F)) repeated for n samples: shape (…, n, F).
+    """A per-feature vector ``v`` (shape (…, F)) as a row for n samples: a (…, 1, F) view.
 
-    Broadcasting a (…, 1, F) row over (…, n, F) runs several times slower in
-    numpy than an elementwise operation on two full arrays (the inner loop is
-    only F long), and materializing the row first costs less than it saves.
-    The values, and so every result, are the same as with broadcasting.
+    Broadcasting does the rest. An earlier version materialized the n rows
+    with ``np.repeat`` (so each operation ran between two full arrays), which
+    gives the same values; measured in one run with numpy 2.4, broadcasting
+    is now the faster of the two (benchmarks/bn_speed.py compares them),
+    and it allocates nothing. ``n`` is unused and kept for that comparison.
     """
-    return np.repeat(v[..., None, :], n, axis=-2)
+    return v[..., None, :]
 
 
 def _check_training(training):
@@ -203,10 +205,12 @@ class Dense(Layer):
         ndarray of shape (n, fan_out) or (K, n, fan_out)
         """
         self._x = x
-        W = self.params["W"]
-        y = np.matmul(x, W, out=self._out("y", _matmul_shape(x, W)))
-        if "b" in self.params:
-            y += self.params["b"][..., None, :]
+        params = self.params
+        W = params["W"]
+        y = np.matmul(x, W, out=None if self._scratch is None else self._out("y", _matmul_shape(x, W)))
+        b = params.get("b")
+        if b is not None:
+            y += b if b.ndim == 1 else b[:, None, :]
         return y
 
     def backward(self, dy, input_grad=True):
@@ -226,15 +230,17 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
         x = self._x
-        np.matmul(x.swapaxes(-1, -2), dy, out=self.grads["W"])
+        grads = self.grads
+        np.matmul(x.T if x.ndim == 2 else x.swapaxes(-1, -2), dy, out=grads["W"])
         # A sum over the sample axis written as a matmul: much faster than
         # dy.sum(axis=-2) for the small, tall arrays of this tutorial.
-        if "b" in self.grads:
-            np.matmul(_ones(dy.shape[-2]), dy, out=self.grads["b"])
+        if "b" in grads:
+            np.matmul(_ones(dy.shape[-2]), dy, out=grads["b"])
         if not input_grad:
             return None
-        W_T = self.params["W"].swapaxes(-1, -2)
-        return np.matmul(dy, W_T, out=self._out("dx", _matmul_shape(dy, W_T)))
+        W = self.params["W"]
+        W_T = W.T if W.ndim == 2 else W.swapaxes(-1, -2)
+        return np.matmul(dy, W_T, out=None if self._scratch is None else self._out("dx", _matmul_shape(dy, W_T)))
 
     def __repr__(self):
         k = f", n_models={self.n_models}" if self.n_models else ""
@@ -255,12 +261,19 @@ class ReLU(Layer):
         -------
         ndarray of the same shape
         """
-        self._mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
-        return np.multiply(x, self._mask, out=self._out("y", x.shape))
+        if self._scratch is None:
+            self._mask = mask = np.greater(x, 0)
+            return np.multiply(x, mask)
+        self._mask = mask = np.greater(x, 0, out=self._out("mask", x.shape, bool))
+        # In a training pass the input is the previous layer's output, which
+        # nothing else keeps: overwriting it keeps the working set smaller.
+        return np.multiply(x, mask, out=x)
 
     def backward(self, dy):
         """``dy`` where the input was positive, 0 elsewhere (same shape as ``dy``)."""
-        return np.multiply(dy, self._mask, out=self._out("dx", dy.shape))
+        if self._scratch is None:
+            return np.multiply(dy, self._mask)
+        return np.multiply(dy, self._mask, out=dy)  # dy, too, is the next layer's and no longer needed
 
 
 def sigmoid(x):
@@ -410,7 +423,10 @@ class BatchNorm(Layer):
             weights = _mean_weights(n)
             mean = weights @ x                   # (…, F): the mean over samples, as a matmul
             xc = np.subtract(x, _rows(mean, n), out=self._out("xc", x.shape))
-            var = weights @ np.multiply(xc, xc, out=self._out("xc^2", x.shape))  # population variance, ddof=0
+            # In a training pass the input is the previous layer's output, which
+            # nothing else keeps: its memory holds the squares and then the output.
+            reuse = self._scratch is not None
+            var = weights @ np.multiply(xc, xc, out=x if reuse else None)  # population variance, ddof=0
             inv_std = 1.0 / np.sqrt(var + self.eps)
             x_hat = xc
             x_hat *= _rows(inv_std, n)
@@ -422,7 +438,8 @@ class BatchNorm(Layer):
             inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
             x_hat = (x - _rows(self.running_mean, n)) * _rows(inv_std, n)
             self._cache = (x_hat, inv_std, False)
-        y = np.multiply(x_hat, _rows(self.params["gamma"], n), out=self._out("y", x_hat.shape))
+            reuse = False
+        y = np.multiply(x_hat, _rows(self.params["gamma"], n), out=x if reuse else None)
         y += _rows(self.params["beta"], n)
         return y
 
@@ -455,15 +472,17 @@ class BatchNorm(Layer):
         if was_training and n == 1:
             raise ValueError(_BATCH_OF_ONE)
         ones = _ones(n)
-        np.matmul(ones, np.multiply(dy, x_hat, out=self._out("dy*x_hat", dy.shape)), out=self.grads["gamma"])
+        # dx's memory first holds dy * x_hat, which is needed only for this sum
+        out = self._out("dx", dy.shape)
+        np.matmul(ones, np.multiply(dy, x_hat, out=out), out=self.grads["gamma"])
         np.matmul(ones, dy, out=self.grads["beta"])
         scale = _rows(self.params["gamma"] * inv_std, n)
         if not was_training:
-            return np.multiply(dy, scale, out=self._out("dx", dy.shape))
+            return np.multiply(dy, scale, out=out)
         # dx = gamma/std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
         mean_dy = _rows(self.grads["beta"] / n, n)
         mean_dy_xhat = _rows(self.grads["gamma"] / n, n)
-        dx = np.multiply(x_hat, mean_dy_xhat, out=self._out("dx", dy.shape))
+        dx = np.multiply(x_hat, mean_dy_xhat, out=out)
         np.subtract(dy, dx, out=dx)
         dx -= mean_dy
         dx *= scale

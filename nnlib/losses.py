@@ -14,8 +14,13 @@ from .layers import sigmoid
 
 
 def _mean(a):
-    """Mean over the last two axes: a float for (n, d), shape (K,) for (K, n, d)."""
-    return a.mean(axis=(-2, -1))
+    """Mean over the last two axes: a float for (n, d), shape (K,) for (K, n, d).
+
+    Written as numpy's own ``mean`` computes it (a sum, then one division),
+    so the values are identical, without ``mean``'s per-call Python
+    overhead, which is about half of the loss's cost for a small batch.
+    """
+    return np.add.reduce(a, axis=(-2, -1)) / (a.shape[-2] * a.shape[-1])
 
 
 class MSE:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validation import _short, as_generator, check_array, check_int, check_labels, check_positive_finite, check_same_rows
-from .layers import BatchNorm, Dense, Sigmoid, sigmoid
+from .layers import BatchNorm, Dense, Sigmoid, _sigmoid
 from .losses import BinaryCrossEntropy, get_loss
 from .metrics import METRICS
 from .network import _clear_cache
@@ -117,7 +119,8 @@ class History:
         return f"History(n_models={self.n_models}, epochs_run={self.epochs_run} of {self.epochs}, {n_div} diverged)"
 
 
-def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=None, metrics=None, verbose=0, callback=None, track_weights=False):
+def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=None, metrics=None, verbose=0, callback=None, track_weights=False,
+          clip_norm=None):
     """Train ``model`` in place by (mini-batch) gradient descent.
 
     Parameters
@@ -150,8 +153,15 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
         If positive, print the loss every ``verbose`` epochs. Nothing else prints.
     callback : callable, optional
         ``callback(epoch, model, loss)`` after each epoch's update; returning True stops training.
+        It is shown the whole model every epoch, so an ensemble then trains
+        all its networks together (see Notes).
     track_weights : bool, default False
         Also record each Dense layer's largest absolute weight every epoch.
+    clip_norm : float, optional
+        Gradient clipping by norm: before each update, a network whose gradient
+        (all its parameters together, one vector) is longer than ``clip_norm``
+        has it scaled down to that length; the direction is kept. ``grad_norms``
+        records the gradients before clipping. None (the default) never clips.
 
     Returns
     -------
@@ -173,6 +183,14 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
 
     When training ends the layers drop their forward caches, so the model does
     not keep a reference to ``X`` (or carry it into a pickle).
+    An ensemble of more than :data:`BLOCK` networks trains in blocks of at
+    most that many, one after the other, and a network that diverged is no
+    longer computed: it is set aside with its last finite weights. Networks
+    never mix, so History and weights are the same, bit for bit, as when
+    every network is computed every epoch. That is still what happens when
+    something looks at the whole ensemble each epoch: a ``callback``,
+    ``verbose`` printing, or a metric given as a callable other than nnlib's
+    own (which may combine networks).
     """
     n_models = model.n_models
     X = model.check_input(X, "X")
@@ -199,135 +217,309 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     metric_fns = _resolve_metrics(metrics)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
+    if clip_norm is not None:
+        clip_norm = check_positive_finite(clip_norm, "clip_norm")
     _check_batch_sizes(model, n, None if full_batch else batch_size)
     _check_history_size(model, epochs, len(metric_fns), track_weights)
     _check_metric_outputs(model, X, y, metric_fns)
 
-    layers = model.layers
-    fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked above
-    body = layers[:-1] if fused else layers
-    dense = [layer for layer in layers if isinstance(layer, Dense)]
     shape = (epochs,) if n_models is None else (epochs, n_models)
-    # np.empty: pages of rows never reached (a run that diverges early) are
-    # never touched, so they cost no memory; every row that is run is written.
-    loss_hist = np.empty(shape)
-    norm_hist = np.empty(shape + (len(dense),))
-    metric_hist = {name: np.empty(shape) for name in metric_fns}
-    weight_hist = np.empty(shape + (len(dense),)) if track_weights else None
-
-    # Learning rates shaped to broadcast against each parameter; for an ensemble
-    # they are views of one vector, so freezing a diverged network is one write.
-    lr_vec = None if n_models is None else lr.copy()
-    updates = []
-    for layer in layers:
-        for key, p in layer.params.items():
-            step = lr if n_models is None else lr_vec.reshape((n_models,) + (1,) * (p.ndim - 1))
-            updates.append((p, layer.grads[key], step))
-
-    batchnorms = [layer for layer in layers if isinstance(layer, BatchNorm)]
-    dense_grads = [d.grads["W"] for d in dense]
-    norm_row = np.empty(norm_hist.shape[1:])
-    # The last layer's output is left out: it is handed to the metric functions,
-    # which may keep it. It is also small (one column per sample).
-    reused_outputs = _ReusedOutputs(body[:-1])
-    diverged_at = None if n_models is None else [None] * n_models
-    stopped_early = False
-    last = -1
+    hist = _empty_history(shape, sum(isinstance(layer, Dense) for layer in model.layers), metric_fns, track_weights)
+    hist.lr = lr if n_models is None else lr.copy()
+    hist.epochs = epochs
+    loop = _Loop(loss_fn, y, None if full_batch else batch_size, metric_fns, track_weights, epochs, clip_norm)
+    # An ensemble trains in blocks of at most BLOCK networks, and a network that
+    # diverged is dropped from its block (see _train_blocks), unless something
+    # looks at the whole ensemble every epoch: a callback, the verbose printout,
+    # or a metric that is not one of nnlib's own per-network ones.
+    whole = n_models is None or callback is not None or verbose or any(fn not in METRICS.values() for fn in metric_fns.values())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for epoch in range(epochs):
-            last = epoch
-            if track_weights:
-                for j, d in enumerate(dense):
-                    weight_hist[epoch, ..., j] = np.abs(d.params["W"]).max(axis=(-2, -1))
-            batches = ((X, y),) if full_batch else _batches(X, y, batch_size, gen)
-            epoch_loss = 0.0
-            epoch_norms = 0.0
-            epoch_metrics = dict.fromkeys(metric_fns, 0.0)
-            for Xb, yb in batches:
-                weight = yb.shape[0] / n
-                # BatchNorm replaces its running arrays in each training forward
-                # pass, so keeping the old ones is enough to undo a diverged step.
-                running = [(b.running_mean, b.running_var) for b in batchnorms]
-                with reused_outputs:
-                    out = model._forward(Xb, True, body)
+        if whole:
+            end, hist.stopped_early = loop.run(model.layers, X, lr, gen, hist, 0, model=model, callback=callback, verbose=verbose)
+        else:
+            end = _train_blocks(loop, model, X, lr, gen, hist)
+    # Forget the last batch each layer cached for backward: a trained model
+    # should not keep (and pickle) its training data.
+    for layer in model.layers:
+        _clear_cache(layer)
+    hist.loss = _trim(hist.loss, end)
+    hist.grad_norms = _trim(hist.grad_norms, end)
+    hist.metrics = {name: _trim(v, end) for name, v in hist.metrics.items()}
+    if track_weights:
+        hist.max_abs_weight = _trim(hist.max_abs_weight, end)
+    if n_models is not None:
+        _blank_after_divergence(hist)
+    return hist
+
+
+#: Largest number of networks an ensemble trains at once. Past this, the
+#: per-sample arrays of the forward and backward pass outgrow the CPU caches and
+#: each network-epoch gets slower; benchmarks/block_size.py measures the choice.
+BLOCK = 16
+
+
+def _empty_history(shape, n_dense, metric_fns, track_weights):
+    """A History whose per-epoch arrays of leading shape ``shape`` are all NaN."""
+    return History(
+        loss=np.full(shape, np.nan),
+        grad_norms=np.full(shape + (n_dense,), np.nan),
+        diverged_at=None if len(shape) == 1 else [None] * shape[1],
+        metrics={name: np.full(shape, np.nan) for name in metric_fns},
+        max_abs_weight=np.full(shape + (n_dense,), np.nan) if track_weights else None,
+    )
+
+
+def _train_blocks(loop, model, X, lr, gen, hist):
+    """Train an ensemble block by block, each block without its diverged networks.
+
+    The networks of an ensemble never mix: network k's numbers depend only on
+    its own weights (every operation works per slice of the model axis). So a
+    block of them can train as a smaller ensemble of copies, and a network
+    that diverged can leave its block once its last finite weights are written
+    back, giving the same History and weights, bit for bit, as training the
+    whole ensemble together. Mini-batch blocks each shuffle with a copy of
+    ``gen``, so every block sees the batches the whole ensemble would, and
+    ``gen`` ends where the longest block left its copy.
+
+    Parameters
+    ----------
+    loop : _Loop
+    model : MLP, an ensemble of K
+    X : ndarray of shape (n, features) or (K, n, features)
+    lr : ndarray of shape (K,)
+    gen : Generator or None
+        The mini-batch shuffler (None for full batch).
+    hist : History
+        Filled in place: columns of the per-epoch arrays and ``diverged_at``.
+
+    Returns
+    -------
+    int
+        The number of epochs run (by the longest block).
+    """
+    K = model.n_models
+    blocks = [np.arange(b, min(b + BLOCK, K)) for b in range(0, K, BLOCK)]
+    longest, last_gen = 0, gen
+    for idx in blocks:
+        g = gen if len(blocks) == 1 or gen is None else copy.deepcopy(gen)
+        layers = _select(model.layers, idx)
+        start = 0
+        while True:
+            rec = _empty_history((loop.epochs, len(idx)), hist.grad_norms.shape[-1], loop.metric_fns, loop.track_weights)
+            end, _ = loop.run(layers, X if X.ndim == 2 else X[idx], lr[idx], g, rec, start, drop=True)
+            rows = slice(start, end)
+            hist.loss[rows, idx] = rec.loss[rows]
+            hist.grad_norms[rows, idx] = rec.grad_norms[rows]
+            for name, values in rec.metrics.items():
+                hist.metrics[name][rows, idx] = values[rows]
+            if loop.track_weights:
+                hist.max_abs_weight[rows, idx] = rec.max_abs_weight[rows]
+            alive = np.array([d is None for d in rec.diverged_at])
+            for i in np.flatnonzero(~alive):
+                hist.diverged_at[idx[i]] = rec.diverged_at[i]
+            if end == loop.epochs or not alive.any():
+                _put(model.layers, layers, idx)
+                break
+            # Freeze the networks that diverged at their last finite weights
+            # and go on with the others only.
+            _put(model.layers, layers, idx, ~alive)
+            layers = _select(layers, np.flatnonzero(alive))
+            idx = idx[alive]
+            start = end
+        if end > longest:
+            longest, last_gen = end, g
+    if gen is not None and last_gen is not gen:
+        gen.bit_generator.state = last_gen.bit_generator.state
+    return longest
+
+
+def _select(layers, idx):
+    """Copies of ensemble layers holding only networks ``idx`` (an int array)."""
+    out = []
+    for layer in layers:
+        new = copy.copy(layer)
+        new.params = {key: v[idx] for key, v in layer.params.items()}
+        new.grads = {key: v[idx] for key, v in layer.grads.items()}
+        if isinstance(layer, BatchNorm):
+            new.running_mean = layer.running_mean[idx]
+            new.running_var = layer.running_var[idx]
+        new._scratch = None
+        _clear_cache(new)
+        out.append(new)
+    return out
+
+
+def _put(layers, part, idx, which=None):
+    """Write the networks of ``part`` (a :func:`_select` copy) back into ``layers``.
+
+    ``which`` (a bool mask over ``part``'s networks) limits it to some of them.
+    """
+    if which is not None:
+        idx = idx[which]
+    for layer, new in zip(layers, part, strict=True):
+        for key in layer.params:
+            layer.params[key][idx] = new.params[key] if which is None else new.params[key][which]
+            layer.grads[key][idx] = new.grads[key] if which is None else new.grads[key][which]
+        if isinstance(layer, BatchNorm):
+            layer.running_mean[idx] = new.running_mean if which is None else new.running_mean[which]
+            layer.running_var[idx] = new.running_var if which is None else new.running_var[which]
+
+
+class _Loop:
+    """The epoch loop of :func:`train`, with the settings that stay fixed for a call."""
+
+    def __init__(self, loss_fn, y, batch_size, metric_fns, track_weights, epochs, clip_norm=None):
+        self.loss_fn = loss_fn
+        self.fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked by train
+        self.y = y
+        self.batch_size = batch_size
+        self.metric_fns = metric_fns
+        self.track_weights = track_weights
+        self.epochs = epochs
+        self.clip_norm = clip_norm
+
+    def run(self, layers, X, lr, gen, rec, start, drop=False, model=None, callback=None, verbose=0):
+        """Train ``layers`` from epoch ``start`` on, recording into ``rec``.
+
+        Parameters
+        ----------
+        layers : list of Layer
+            A single network's, or an ensemble's of K networks.
+        X : ndarray of shape (n, features) or (K, n, features)
+        lr : float, or ndarray of shape (K,)
+        gen : Generator or None
+            Shuffles mini-batches; None for full batch.
+        rec : History
+            Per-epoch arrays with at least ``epochs`` rows, written from row
+            ``start`` on; ``diverged_at`` is set (for an ensemble, a list of K
+            entries filled in place).
+        start : int
+        drop : bool
+            Ensemble only: return after the first epoch in which a network
+            diverged, instead of freezing it and going on.
+        model, callback, verbose
+            As for :func:`train`; ``model`` is what the callback is shown.
+
+        Returns
+        -------
+        end : int
+            One past the last epoch run.
+        stopped_early : bool
+            Whether the callback stopped training.
+        """
+        y, loss_fn, fused, metric_fns = self.y, self.loss_fn, self.fused, self.metric_fns
+        single = not isinstance(rec.diverged_at, list)
+        n = X.shape[-2]
+        body = layers[:-1] if fused else layers
+        backward = body[:0:-1]
+        first = body[0]
+        dense = [layer for layer in layers if isinstance(layer, Dense)]
+        batchnorms = [layer for layer in layers if isinstance(layer, BatchNorm)]
+        # All parameters (and all gradients) live in one flat array during the
+        # run, so the update is two numpy calls instead of two per parameter.
+        flat = _FlatParams(layers)
+        lr_vec = None if single else np.array(lr, dtype=np.float64)
+        step = lr if single else flat.per_element(lr_vec)
+        scaled = np.empty_like(flat.params)
+        full_batch = ((X, y),) if self.batch_size is None else None
+        norm_row = np.empty(rec.grad_norms.shape[1:])
+        # The last layer's output is left out: it is handed to the metric
+        # functions, which may keep it. It is also small (one column per sample).
+        # Only an ensemble's arrays are large enough for the reuse to pay (see
+        # Layer._scratch); for a single network it measured no faster.
+        reused = _ReusedOutputs(() if single else body[:-1])
+        stopped = False
+        epoch = start - 1
+        with reused, flat:
+            dense_grads = [d.grads["W"] for d in dense]
+            for epoch in range(start, self.epochs):
+                if self.track_weights:
+                    for j, d in enumerate(dense):
+                        rec.max_abs_weight[epoch, ..., j] = np.abs(d.params["W"]).max(axis=(-2, -1))
+                batches = full_batch or _batches(X, y, self.batch_size, gen)
+                epoch_loss = 0.0
+                epoch_norms = 0.0
+                epoch_metrics = dict.fromkeys(metric_fns, 0.0)
+                for Xb, yb in batches:
+                    weight = yb.shape[0] / n
+                    # BatchNorm replaces its running arrays in each training forward
+                    # pass, so keeping the old ones is enough to undo a diverged step.
+                    running = [(b.running_mean, b.running_var) for b in batchnorms] if batchnorms else ()
+                    out = Xb
+                    for layer in body:
+                        out = layer.forward(out, True)
                     if fused:
-                        p = sigmoid(out)
+                        p = _sigmoid(out)
                         value = loss_fn.value_from_logits(out, yb)
                         grad = loss_fn.gradient_from_logits(out, yb, p)
                     else:
                         p = out
                         value = loss_fn(out, yb)
                         grad = loss_fn.gradient(out, yb)
-                    model._backward(grad, body, input_grad=False)
-                norms = _grad_norms(dense_grads, norm_row)
-                if full_batch:
-                    epoch_norms, epoch_loss = norms, value
-                else:
-                    epoch_norms = epoch_norms + weight * norms
-                    epoch_loss = epoch_loss + weight * value
-                for name, fn in metric_fns.items():
-                    epoch_metrics[name] = epoch_metrics[name] + weight * fn(p, yb)
-                bad = ~np.isfinite(value)
-                if n_models is None:
-                    if bad:
-                        _restore_running(batchnorms, running)
+                    for layer in backward:
+                        grad = layer.backward(grad)
+                    first.backward(grad, input_grad=False)
+                    if full_batch:
+                        epoch_norms = _grad_norms(dense_grads, rec.grad_norms[epoch])
+                        epoch_loss = value
+                    else:
+                        norms = _grad_norms(dense_grads, norm_row)
+                        epoch_norms = epoch_norms + weight * norms
+                        epoch_loss = epoch_loss + weight * value
+                    for name, fn in metric_fns.items():
+                        epoch_metrics[name] = epoch_metrics[name] + weight * fn(p, yb)
+                    if single:
+                        if not math.isfinite(value):
+                            _restore_running(batchnorms, running)
+                            break
+                    else:
+                        bad = ~np.isfinite(value)
+                        if bad.any():
+                            lr_vec[bad] = 0.0  # freeze the networks that just diverged
+                            step = flat.per_element(lr_vec)
+                        frozen = lr_vec == 0.0
+                        if frozen.any():
+                            # A zero learning rate alone is not enough: 0 * inf is NaN.
+                            # Zeroing the gradients keeps a frozen network's last
+                            # finite weights, as a single network that stopped would.
+                            for g in flat.grad_views:
+                                g[frozen] = 0.0
+                            _restore_running(batchnorms, running, frozen)
+                    if self.clip_norm is not None:
+                        flat.clip(self.clip_norm, None if single else lr_vec.size)
+                    # param -= lr * grad, for every parameter at once
+                    np.subtract(flat.params, np.multiply(step, flat.grads, out=scaled), out=flat.params)
+                rec.loss[epoch] = epoch_loss
+                if not full_batch:
+                    rec.grad_norms[epoch] = epoch_norms
+                for name in metric_fns:
+                    rec.metrics[name][epoch] = epoch_metrics[name]
+                if single:
+                    if not math.isfinite(epoch_loss):
+                        rec.diverged_at = epoch
                         break
-                    for param, g, step in updates:
-                        param -= step * g
                 else:
-                    if bad.any():
-                        lr_vec[bad] = 0.0  # freeze the networks that just diverged
-                    frozen = lr_vec == 0.0
-                    if frozen.any():
-                        # A zero learning rate alone is not enough: 0 * inf is NaN.
-                        # Zeroing the gradients keeps a frozen network's last
-                        # finite weights, as a single network that stopped would.
-                        for _, g, _ in updates:
-                            g[frozen] = 0.0
-                        _restore_running(batchnorms, running, frozen)
-                    for param, g, step in updates:
-                        param -= step * g
-            loss_hist[epoch] = epoch_loss
-            norm_hist[epoch] = epoch_norms
-            for name in metric_fns:
-                metric_hist[name][epoch] = epoch_metrics[name]
-            if n_models is None:
-                if not np.isfinite(epoch_loss):
-                    diverged_at = epoch
-                    break
-            else:
-                newly = ~np.isfinite(epoch_loss) & np.array([d is None for d in diverged_at])
-                for k in np.flatnonzero(newly):
-                    diverged_at[k] = epoch
-                    lr_vec[k] = 0.0
-                if all(d is not None for d in diverged_at):
-                    break
-            if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
-                alive = [k for k, d in enumerate(diverged_at or ()) if d is None]
-                shown = epoch_loss if n_models is None else np.median(epoch_loss[alive]) if alive else np.nan
-                print(f"epoch {epoch:6d}  loss {shown:.6g}")
-            if callback is not None and callback(epoch, model, epoch_loss):
-                stopped_early = True
-                break
-
-    # Forget the last batch each layer cached for backward: a trained model
-    # should not keep (and pickle) its training data.
-    for layer in layers:
-        _clear_cache(layer)
-    end = last + 1
-    hist = History(
-        loss=_trim(loss_hist, end),
-        grad_norms=_trim(norm_hist, end),
-        diverged_at=diverged_at,
-        metrics={name: _trim(v, end) for name, v in metric_hist.items()},
-        max_abs_weight=None if weight_hist is None else _trim(weight_hist, end),
-        lr=lr if n_models is None else lr.copy(),
-        epochs=epochs,
-        stopped_early=stopped_early,
-    )
-    if n_models is not None:
-        _blank_after_divergence(hist)
-    return hist
+                    diverged_at = rec.diverged_at
+                    newly = ~np.isfinite(epoch_loss) & np.array([d is None for d in diverged_at])
+                    for k in np.flatnonzero(newly):
+                        diverged_at[k] = epoch
+                        lr_vec[k] = 0.0
+                    if newly.any():
+                        step = flat.per_element(lr_vec)
+                    if all(d is not None for d in diverged_at) or (drop and newly.any()):
+                        break
+                if verbose and (epoch % verbose == 0 or epoch == self.epochs - 1):
+                    alive = [k for k, d in enumerate(rec.diverged_at or ()) if d is None]
+                    shown = epoch_loss if single else np.median(epoch_loss[alive]) if alive else np.nan
+                    print(f"epoch {epoch:6d}  loss {shown:.6g}")
+                if callback is not None:
+                    # The callback gets fresh arrays from any forward pass it makes.
+                    reused.__exit__()
+                    stopped = bool(callback(epoch, model, epoch_loss))
+                    reused.__enter__()
+                    if stopped:
+                        break
+        return epoch + 1, stopped
 
 
 def _trim(a, end):
@@ -423,11 +615,85 @@ def _grad_norms(grads, out):
     -------
     out
     """
-    for j, g in enumerate(grads):
+    if out.ndim == 1:
         # vdot on one network's contiguous gradient is several times cheaper
-        # than einsum's per-call parsing, and this runs every epoch.
-        out[..., j] = np.vdot(g, g) if g.ndim == 2 else np.einsum("kij,kij->k", g, g)
+        # than einsum's per-call parsing, and this runs every epoch. Both
+        # square roots are IEEE's correctly rounded one: the same values.
+        for j, g in enumerate(grads):
+            out[j] = math.sqrt(np.vdot(g, g))
+        return out
+    for j, g in enumerate(grads):
+        out[:, j] = np.einsum("kij,kij->k", g, g)
     return np.sqrt(out, out=out)
+
+
+class _FlatParams:
+    """Context for one training run: every parameter and gradient is a view of one flat array.
+
+    On entry each layer's ``params`` and ``grads`` entries are replaced by
+    views of ``params`` and ``grads`` (two 1-D arrays) holding the same
+    values; on exit the values are copied back into the original arrays,
+    which are put back, so a caller holding them sees the trained weights.
+    The gradient-descent update is then one operation on the flat arrays,
+    elementwise the same arithmetic as one per parameter.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    """
+
+    def __init__(self, layers):
+        self.entries = [(layer, key) for layer in layers for key in layer.params]
+        self.sizes = [layer.params[key].size for layer, key in self.entries]
+        total = sum(self.sizes)
+        self.params = np.empty(total)
+        self.grads = np.empty(total)
+        self.param_views, self.grad_views = [], []
+        start = 0
+        for (layer, key), size in zip(self.entries, self.sizes, strict=True):
+            shape = layer.params[key].shape
+            self.param_views.append(self.params[start : start + size].reshape(shape))
+            self.grad_views.append(self.grads[start : start + size].reshape(shape))
+            start += size
+        self.originals = None
+
+    def clip(self, max_norm, n_models=None):
+        """Scale each network's whole gradient down to length ``max_norm`` where it is longer.
+
+        A non-finite norm is left alone: that network is diverging, which
+        training reports instead.
+        """
+        if n_models is None:
+            norm = math.sqrt(float(np.dot(self.grads, self.grads)))
+            if math.isfinite(norm) and norm > max_norm:
+                self.grads *= max_norm / norm
+            return
+        sq = sum(np.einsum("ki,ki->k", g.reshape(n_models, -1), g.reshape(n_models, -1)) for g in self.grad_views)
+        norm = np.sqrt(sq)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(np.isfinite(norm) & (norm > max_norm), max_norm / norm, 1.0)
+        if (factor < 1.0).any():
+            for g in self.grad_views:
+                g *= factor.reshape((n_models,) + (1,) * (g.ndim - 1))
+
+    def per_element(self, lr):
+        """Learning rates per model, shape (K,), spread over ``params``: shape (total,)."""
+        return np.concatenate([np.repeat(lr, size // lr.size) for size in self.sizes])
+
+    def __enter__(self):
+        self.originals = []
+        for (layer, key), p, g in zip(self.entries, self.param_views, self.grad_views, strict=True):
+            self.originals.append((layer.params[key], layer.grads[key]))
+            p[...] = layer.params[key]
+            g[...] = layer.grads[key]
+            layer.params[key], layer.grads[key] = p, g
+
+    def __exit__(self, *exc):
+        for (layer, key), (p, g) in zip(self.entries, self.originals, strict=True):
+            p[...] = layer.params[key]
+            g[...] = layer.grads[key]
+            layer.params[key], layer.grads[key] = p, g
+        return False
 
 
 class _ReusedOutputs:
@@ -449,7 +715,8 @@ class _ReusedOutputs:
 
     def __exit__(self, *exc):
         for layer in self.layers:
-            layer._scratch = None
+            # Back to the class default (None), leaving no trace on the instance.
+            layer.__dict__.pop("_scratch", None)
         return False
 
 

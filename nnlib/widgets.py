@@ -200,7 +200,8 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
         loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
     run = Run(cfg, model, history, x_scaler, y_scaler, None, loss_original, np.nan, None)
     scaled = y_scaler is not None
-    status = run_status(history, problem, loss_name="MSE (standardized units)" if scaled else None)
+    # The message ends with the final model's numbers, added below, instead of the last epoch's metric.
+    status = run_status(history, problem, loss_name="MSE (standardized units)" if scaled else None, show_metric=False)
     if status.kind != "diverged":
         with np.errstate(over="ignore", invalid="ignore"):
             out = run.predict(X)
@@ -217,10 +218,10 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
             run.score, run.final_mse = np.nan, (None if spec.is_classification else np.nan)
     if status.kind != "diverged":
         if spec.is_classification:
-            final = f"final training accuracy {100 * run.score:.1f}%"
+            final = f"after the last update: training accuracy {100 * run.score:.1f}%"
         else:
             r2 = f"{run.score:.3f}" if abs(run.score) < 1e3 else f"{run.score:.3g}"
-            final = f"final MSE {run.final_mse:.4g} (original units), R\u00b2 {r2}"
+            final = f"after the last update: MSE {run.final_mse:.4g} (original units), R\u00b2 {r2}"
         status = RunStatus(status.kind, f"{status.message}; {final}", status.epoch)
     run.status = status
     return run

@@ -162,3 +162,131 @@ def test_stack_refuses_batchnorm_networks_with_different_momentum_or_eps(setting
     same = nnlib.MLP.stack([nnlib.MLP([2, 3, 1], batchnorm=True, rng=s, **setting) for s in (0, 1)])
     bn = same.layers[1]
     assert (bn.momentum, bn.eps) == (setting.get("bn_momentum", 0.9), setting.get("bn_eps", 1e-5))
+
+
+# -- blocks and dropped networks -------------------------------------------
+# train runs a large ensemble in blocks of at most nnlib.training.BLOCK networks
+# and stops computing a network once it has diverged. A do-nothing callback
+# makes it train the whole ensemble together, every network every epoch (the
+# callback is shown the whole model): that is the reference here. BLOCK is set
+# to 2 so that five networks make three blocks.
+
+LRS_SOME_DIVERGE = [1e-6, 1e-3, 1e-5, 1e-2, 3e-6]
+
+
+@pytest.fixture
+def blocks_of_two(monkeypatch):
+    monkeypatch.setattr(nnlib.training, "BLOCK", 2)
+
+
+def train_whole(*args, **kwargs):
+    return nnlib.train(*args, callback=lambda epoch, model, loss: None, **kwargs)
+
+
+def assert_same_history(a, b):
+    """Every field of two Histories, bit for bit."""
+    assert (a.epochs_run, a.epochs, a.stopped_early) == (b.epochs_run, b.epochs, b.stopped_early)
+    assert list(a.diverged_at) == list(b.diverged_at)
+    np.testing.assert_array_equal(a.lr, b.lr)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.grad_norms, b.grad_norms)
+    assert a.metrics.keys() == b.metrics.keys()
+    for name in a.metrics:
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+    if a.max_abs_weight is None:
+        assert b.max_abs_weight is None
+    else:
+        np.testing.assert_array_equal(a.max_abs_weight, b.max_abs_weight)
+
+
+def assert_same_state(a, b):
+    """Parameters, gradients and BatchNorm running statistics, bit for bit."""
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        for key in la.params:
+            np.testing.assert_array_equal(la.params[key], lb.params[key])
+            np.testing.assert_array_equal(la.grads[key], lb.grads[key])
+        if isinstance(la, nnlib.BatchNorm):
+            np.testing.assert_array_equal(la.running_mean, lb.running_mean)
+            np.testing.assert_array_equal(la.running_var, lb.running_var)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_blocks_and_dropping_diverged_networks_change_no_bit(batchnorm, batch_size, blocks_of_two, raw_polynomial):
+    X, y = raw_polynomial
+    kwargs = dict(loss="mse", lr=LRS_SOME_DIVERGE, epochs=25, metrics=["r2"], track_weights=True, batch_size=batch_size)
+    blocked = nnlib.MLP([1, 88, 48, 1], output=None, batchnorm=batchnorm, rng=range(5))
+    whole = nnlib.MLP([1, 88, 48, 1], output=None, batchnorm=batchnorm, rng=range(5))
+    gen_blocked, gen_whole = np.random.default_rng(7), np.random.default_rng(7)
+    hist = nnlib.train(blocked, X, y, rng=gen_blocked, **kwargs)
+    ref = train_whole(whole, X, y, rng=gen_whole, **kwargs)
+    n_diverged = int(hist.diverged.sum())
+    assert 0 < n_diverged < 5, f"the case needs some networks to diverge and some not, got {hist.diverged_at}"
+    assert_same_history(hist, ref)
+    assert_same_state(blocked, whole)
+    # the shuffler ends where the whole ensemble leaves it
+    assert gen_blocked.bit_generator.state == gen_whole.bit_generator.state
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_a_run_where_every_network_diverges_stops_at_the_last_divergence(batchnorm, blocks_of_two, raw_polynomial):
+    X, y = raw_polynomial
+    seeds = [0, 2, 3, 4, 5]
+    kwargs = dict(loss="mse", lr=3e-3, epochs=200)
+    blocked = nnlib.MLP([1, 88, 48, 1], output=None, batchnorm=batchnorm, rng=seeds)
+    whole = nnlib.MLP([1, 88, 48, 1], output=None, batchnorm=batchnorm, rng=seeds)
+    hist = nnlib.train(blocked, X, y, **kwargs)
+    ref = train_whole(whole, X, y, **kwargs)
+    assert hist.diverged.all(), f"the case needs every network to diverge, got {hist.diverged_at}"
+    assert hist.epochs_run == max(hist.diverged_at) + 1 < 200
+    assert_same_history(hist, ref)
+    assert_same_state(blocked, whole)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_a_blocked_ensemble_matches_networks_trained_one_by_one(batchnorm, blocks_of_two, small_spiral):
+    X, y = small_spiral
+    lrs = [0.01, 0.05, 0.1, 0.5, 2.0]
+    ens = nnlib.MLP([2, 6, 4, 1], batchnorm=batchnorm, rng=range(5))
+    hist = nnlib.train(ens, X, y, lr=lrs, epochs=40, metrics=["accuracy"], track_weights=True)
+    for k in range(5):
+        single = nnlib.MLP([2, 6, 4, 1], batchnorm=batchnorm, rng=k)
+        alone = nnlib.train(single, X, y, lr=lrs[k], epochs=40, metrics=["accuracy"], track_weights=True)
+        run = hist.run(k)
+        assert run.diverged_at == alone.diverged_at
+        np.testing.assert_array_equal(run.loss, alone.loss)
+        np.testing.assert_array_equal(run.metrics["accuracy"], alone.metrics["accuracy"])
+        np.testing.assert_array_equal(run.max_abs_weight, alone.max_abs_weight)
+        # a single network sums its squared gradients in another order: last-bit differences
+        np.testing.assert_allclose(run.grad_norms, alone.grad_norms, rtol=1e-13)
+        for a, b in zip(params(ens.member(k)), params(single), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+class CountingMSE(nnlib.MSE):
+    """MSE that records how many networks each call was computed for."""
+
+    def __init__(self):
+        self.networks = []
+
+    def __call__(self, y_hat, y):
+        self.networks.append(y_hat.shape[0])
+        return super().__call__(y_hat, y)
+
+
+def test_diverged_networks_are_no_longer_computed(blocks_of_two, raw_polynomial):
+    X, y = raw_polynomial
+    loss = CountingMSE()
+    hist = nnlib.train(nnlib.MLP([1, 88, 48, 1], output=None, rng=range(5)), X, y, loss=loss, lr=LRS_SOME_DIVERGE, epochs=25)
+    assert hist.diverged.any()
+    assert max(loss.networks) <= 2  # blocks of at most BLOCK networks
+    # each network is computed up to and including the epoch it diverged at, not after
+    expected = sum(25 if d is None else d + 1 for d in hist.diverged_at)
+    assert sum(loss.networks) == expected < 5 * 25
+
+
+def test_an_ensemble_no_larger_than_a_block_trains_in_one_pass(raw_polynomial):
+    X, y = raw_polynomial
+    loss = CountingMSE()
+    nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=range(nnlib.training.BLOCK)), X, y, loss=loss, lr=1e-7, epochs=3)
+    assert loss.networks == [nnlib.training.BLOCK] * 3

@@ -92,8 +92,13 @@ def _hessian_from_products(model, X, y, loss):
 
 
 def _state(model):
-    """Everything a layer holds, deep-copied: params, grads, running statistics, forward caches."""
-    return [copy.deepcopy(vars(layer)) for layer in model.layers]
+    """Everything a layer holds, deep-copied: params, grads, running statistics, forward caches.
+
+    An emptied cache (None) counts as absent: train empties the caches it used,
+    and whether a cache slot was ever created depends on how train ran (whole
+    ensemble or blocks), not on what the model is.
+    """
+    return [copy.deepcopy({k: v for k, v in vars(layer).items() if v is not None}) for layer in model.layers]
 
 
 def _assert_same_state(before, after):

@@ -277,3 +277,64 @@ def test_a_diverged_run_does_not_keep_the_preallocated_history_alive(raw_polynom
     for a in (hist.loss, hist.grad_norms, hist.metrics["r2"], hist.max_abs_weight):
         assert a.shape[0] == hist.epochs_run
         assert a.base is None or a.base.nbytes == a.nbytes  # not a view of 200,000 preallocated rows
+
+
+def test_a_callback_sees_the_whole_ensemble_up_to_date_every_epoch(monkeypatch, raw_polynomial):
+    # Without a callback an ensemble trains in blocks and drops diverged
+    # networks; a callback is shown the whole model instead, every epoch.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 1)
+    X, y = raw_polynomial
+    model = nnlib.MLP([1, 8, 1], output=None, rng=range(3))
+    seen = []
+
+    def callback(epoch, m, loss):
+        assert m is model and loss.shape == (3,)
+        seen.append(m.layers[0].params["W"].copy())
+
+    hist = nnlib.train(model, X, y, loss="mse", lr=[1e-7, 1e-1, 1e-6], epochs=12, callback=callback)
+    assert hist.diverged_at[1] is not None and len(seen) == 12
+    # the weights the callback saw in the last epoch are the trained ones, all three networks
+    np.testing.assert_array_equal(seen[-1], model.layers[0].params["W"])
+    assert not np.array_equal(seen[0], seen[-1])
+
+
+@pytest.mark.parametrize("rng", [0, range(3)], ids=["single", "ensemble"])
+def test_training_updates_the_models_own_arrays(monkeypatch, small_spiral, rng):
+    # train works on flat copies (and, for an ensemble, blocks) internally;
+    # arrays a caller holds must still be the model's, holding the trained values.
+    monkeypatch.setattr(nnlib.training, "BLOCK", 2)
+    X, y = small_spiral
+    model = nnlib.MLP([2, 5, 1], batchnorm=True, rng=rng)
+    held = [(layer, key, layer.params[key], layer.grads[key]) for layer in model.layers for key in layer.params]
+    before = [p.copy() for _, _, p, _ in held]
+    nnlib.train(model, X, y, lr=0.1, epochs=3)
+    for (layer, key, p, g), p0 in zip(held, before, strict=True):
+        assert layer.params[key] is p and layer.grads[key] is g
+        assert not np.array_equal(p, p0), f"{layer!r} {key} was not trained in place"
+
+
+def test_clip_norm_scales_each_networks_whole_gradient_to_at_most_that_length(raw_polynomial):
+    X, y = raw_polynomial
+    lrs = np.array([1e-4, 1e-4])
+    clipped = nnlib.MLP([1, 8, 1], output=None, rng=[0, 1])
+    start = clipped.copy()
+    hist = nnlib.train(clipped, X, y, loss="mse", lr=lrs, epochs=1, clip_norm=10.0)
+    # one step by hand: the full gradient of each network, scaled to norm 10
+    for k in range(2):
+        net = start.member(k)
+        out = net.forward(X, training=True)
+        net.backward(nnlib.MSE().gradient(out, y))
+        grads = [g for layer in net.layers for g in layer.grads.values()]
+        norm = np.sqrt(sum(float((g**2).sum()) for g in grads))
+        assert norm > 10.0
+        for layer, trained in zip(net.layers, clipped.member(k).layers, strict=True):
+            for key in layer.params:
+                np.testing.assert_allclose(trained.params[key], layer.params[key] - 1e-4 * layer.grads[key] * 10.0 / norm,
+                                           rtol=1e-12, atol=1e-15)
+    assert hist.grad_norms[0].max() > 10.0  # recorded before clipping
+    # the raw polynomial diverges at lr 1e-4 without clipping, and not with it
+    free = nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=200)
+    held = nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=200, clip_norm=1.0)
+    assert free.diverged_at is not None and held.diverged_at is None
+    with pytest.raises(ValueError, match="clip_norm"):
+        nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=2, clip_norm=0)

@@ -29,7 +29,8 @@ def same_history(a, b):
 def test_default_run_reports_loss_and_accuracy(explorer):
     explorer.update(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False, batchnorm=False)
     assert explorer.status_kind == "slow"  # the raw spiral at lr 0.1 is still far from 95% after 2000 epochs
-    assert "still improving" in explorer.status_text and "final training accuracy" in explorer.status_text
+    assert "still improving" in explorer.status_text and "after the last update: training accuracy" in explorer.status_text
+    assert explorer.status_text.count("accuracy") == 1  # said once, not twice
     assert explorer.png.startswith(PNG_SIGNATURE)
     assert explorer.history.epochs_run == 2000
 
