@@ -12,7 +12,9 @@ the same seeds:
 - ``update + sharpness``: the same with the sharpness readout switched on
   (new seeds again, so the run and its sharpness are both computed);
 - ``pyplot redraw``: a naive reference that makes a new pyplot figure with
-  the same three panels for every change and saves it.
+  the same three panels for every change and saves it;
+- ``sharpness readout``: the readout's own cost, ``run_sharpness`` on the
+  runs already trained (one Lanczos sharpness evaluation each).
 
 It prints medians and the ratios to ``train only``, then the figure the
 learner feels: the median answer for a new seed at the default settings
@@ -33,7 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import nnlib  # noqa: E402
-from nnlib.widgets import Explorer, fit  # noqa: E402
+from nnlib.widgets import Explorer, fit, run_sharpness  # noqa: E402
 
 TARGET = 0.15  # seconds, median answer for a new seed
 
@@ -71,6 +73,7 @@ def main(repeats=9):
         "update (cached)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
         "update + sharpness": [timed(lambda s=s: sharp.update(seed=s)) for s in seeds_sharp],
         "pyplot redraw": [timed(lambda s=s: pyplot_redraw(s)) for s in seeds],
+        "sharpness readout": [timed(lambda r=r: run_sharpness(r)) for r in (sharp._cache[k][0] for k in sharp._cache)],
     }
     base = statistics.median(results["train only"])
     print(f"explorer latency, spiral, 2000 epochs, {repeats} repeats each (median seconds, ratio to train only)")
