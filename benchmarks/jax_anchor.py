@@ -26,19 +26,10 @@ import time
 import numpy as np
 from _timing import blas_summary, interleaved, median, table
 
+# the same networks, settings and data as the epoch benchmark
+from epoch_speed import PROBLEMS, load
+
 import nnlib
-
-PROBLEMS = {
-    "spiral": dict(sizes=[2, 18, 4, 1], output="sigmoid", loss="bce", lr=0.1),
-    "polynomial": dict(sizes=[1, 88, 48, 1], output=None, loss="mse", lr=0.01),
-}
-
-
-def load(name):
-    if name == "spiral":
-        return nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
-    X, y = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
-    return nnlib.StandardScaler().fit_transform(X), nnlib.StandardScaler().fit_transform(y)
 
 
 def jax_trainer(jax, jnp, loss, lr, epochs, ensemble):

@@ -1,4 +1,10 @@
-"""Figure of notebook 03: the usable learning-rate window against the scale of the targets."""
+"""Figure of notebook 03: run outcomes against the learning rate and the scale of the targets.
+
+The same experiment as the notebook's section 3: standardized x, targets c * y
+for c from 0.01 to 100 (raw) or standardized, 3 seeds per learning rate, 500
+epochs; each square is coloured by the most common outcome of its seeds and
+shows how many converged (training R^2 reached the problem's success target).
+"""
 
 from __future__ import annotations
 
@@ -7,34 +13,50 @@ from make_figures import save_png
 
 import nnlib
 from nnlib import outcomes
-from nnlib.problems import get_problem
+from nnlib.sweep import train_grid
+
+SCALES = (0.01, 0.1, 1.0, 10.0, 100.0)
+RAW_LRS = 10.0 ** np.arange(-8.5, -1.99, 0.5)  # 3e-9 .. 1e-2
+STD_LRS = 10.0 ** np.arange(-3, -0.49, 0.5)  # 1e-3 .. 3e-1
+SEEDS = range(3)
+EPOCHS = 500
+
+
+def outcome_map(ax, grids_by_c, lrs, title):
+    """One row per target scale, one square per learning rate, coloured by the most common outcome."""
+    import matplotlib.pyplot as plt
+
+    for row, grid in enumerate(grids_by_c.values()):
+        for col, kinds in enumerate(grid.outcome):
+            top = max(outcomes.OUTCOMES, key=lambda o, kinds=kinds: (kinds == o).sum())
+            ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, color=outcomes.STYLE[top]["color"]))
+            n_conv = int((kinds == "converged").sum())
+            if n_conv:
+                ax.text(col, row, str(n_conv), ha="center", va="center", fontsize=8, color="white")
+    ax.set_xlim(-0.5, len(lrs) - 0.5)
+    ax.set_ylim(-0.5, len(grids_by_c) - 0.5)
+    ax.set_xticks(range(0, len(lrs), 2), [f"{lr:.0e}" for lr in lrs[::2]], rotation=45, fontsize=8)
+    ax.set_yticks(range(len(grids_by_c)), [f"{c:g}" for c in grids_by_c])
+    ax.set_xlabel("learning rate")
+    ax.set_title(title, fontsize=10)
 
 
 def make(outdir):
-    """Learning rates at which the polynomial network (standardized x, seed 0) converges, for targets c * y.
-
-    Converged: training R^2 reaches the problem's success target within 500 epochs.
-    """
+    """Outcome maps of the polynomial network for raw targets c * y and for standardized targets."""
     import matplotlib.pyplot as plt
 
     X, y = nnlib.make_polynomial(rng=41)
     Xz = nnlib.StandardScaler().fit_transform(X)
-    scales = [0.01, 0.1, 1.0, 10.0, 100.0]
-    lrs = 10.0 ** np.arange(-10, 0.01, 0.5)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
-    for ax, kind in zip(axes, ("raw y", "standardized y"), strict=True):
-        usable = np.zeros((len(scales), len(lrs)))
-        for i, c in enumerate(scales):
-            target = c * y if kind == "raw y" else nnlib.StandardScaler().fit_transform(c * y)
-            model = nnlib.MLP([1, 88, 48, 1], output=None, rng=[0] * len(lrs))
-            hist = nnlib.train(model, Xz, target, loss="mse", lr=lrs, epochs=500, metrics=["r2"])
-            kinds = outcomes.classify(hist.loss, hist.metrics["r2"], get_problem("polynomial").target)
-            usable[i] = kinds == "converged"
-        ax.imshow(usable, cmap="Greens", vmin=0, vmax=1.3, aspect="auto", origin="lower",
-                  extent=(np.log10(lrs[0]) - 0.25, np.log10(lrs[-1]) + 0.25, -0.5, len(scales) - 0.5))
-        ax.set_yticks(range(len(scales)), [f"{c:g}" for c in scales])
-        ax.set_xlabel("log10(learning rate)")
-        ax.set_title(f"{kind}: learning rates that converge (green)", fontsize=10)
-    axes[0].set_ylabel("target scale c (targets c * y)")
+    raw = {c: train_grid("polynomial", Xz, c * y, RAW_LRS, seeds=SEEDS, epochs=EPOCHS) for c in SCALES}
+    std = {c: train_grid("polynomial", Xz, nnlib.StandardScaler().fit_transform(c * y), STD_LRS, seeds=SEEDS,
+                         epochs=EPOCHS) for c in (0.01, 100.0)}
+    fig, (ax_raw, ax_std) = plt.subplots(1, 2, figsize=(11, 3.4),
+                                         gridspec_kw={"width_ratios": [len(RAW_LRS), len(STD_LRS) + 2]})
+    outcome_map(ax_raw, raw, RAW_LRS, f"raw targets c * y ({len(SEEDS)} seeds, {EPOCHS} epochs; number = converged)")
+    outcome_map(ax_std, std, STD_LRS, "standardized targets (the same runs at every c)")
+    ax_raw.set_ylabel("target scale c")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=outcomes.STYLE[o]["color"]) for o in outcomes.OUTCOMES]
+    fig.legend(handles, [outcomes.STYLE[o]["label"] for o in outcomes.OUTCOMES], loc="upper center", ncol=3,
+               fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.12))
     fig.tight_layout()
     return [save_png(fig, outdir / "fig_03_target_scale.png")]

@@ -33,6 +33,7 @@ import numpy as np
 from ._validation import as_generator, check_array, check_int, check_positive_finite, check_same_rows
 from .layers import BatchNorm, Dense, ReLU, Sigmoid, Tanh, sigmoid
 from .losses import BinaryCrossEntropy, get_loss
+from .training import check_model_data
 
 
 def design_matrix(X, fit_intercept=True):
@@ -487,18 +488,8 @@ class _HessianVectorProduct:
     """
 
     def __init__(self, model, X, y, loss):
-        X = model.check_input(X, "X")
-        y = check_array(y, "y", ndim=2)
-        check_same_rows(X, y)
-        if y.shape[1] != model.sizes[-1]:
-            raise ValueError(f"y has {y.shape[1]} columns, but the model has {model.sizes[-1]} outputs")
-        loss_fn = get_loss(loss)
+        X, y, loss_fn = check_model_data(model, X, y, loss)
         self.fused = isinstance(loss_fn, BinaryCrossEntropy)
-        if self.fused and not isinstance(model.layers[-1], Sigmoid):
-            raise ValueError(
-                f"loss 'bce' needs probabilities: a model whose output is a sigmoid (MLP(..., output='sigmoid')); "
-                f"this model's last layer is {model.layers[-1]!r}"
-            )
         single = model.n_models is None
         self.layers = model.layers[:-1] if self.fused else list(model.layers)
         for layer in self.layers:

@@ -193,19 +193,7 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     own (which may combine networks).
     """
     n_models = model.n_models
-    X = model.check_input(X, "X")
-    y = check_array(y, "y", ndim=2)
-    check_same_rows(X, y)
-    if y.shape[1] != model.sizes[-1]:
-        raise ValueError(f"y has {y.shape[1]} columns, but the model has {model.sizes[-1]} outputs")
-    loss_fn = get_loss(loss)
-    if isinstance(loss_fn, BinaryCrossEntropy) and not isinstance(model.layers[-1], Sigmoid):
-        raise ValueError(
-            f"loss 'bce' needs probabilities: a model whose output is a sigmoid (MLP(..., output='sigmoid')); "
-            f"this model's last layer is {model.layers[-1]!r}"
-        )
-    if isinstance(loss_fn, BinaryCrossEntropy):
-        check_labels(y)
+    X, y, loss_fn = check_model_data(model, X, y, loss)
     lr = check_positive_finite(lr, "lr", n_models=n_models)
     epochs = check_int(epochs, "epochs", minimum=1)
     verbose = check_int(verbose, "verbose", minimum=0)
@@ -250,6 +238,38 @@ def train(model, X, y, loss="bce", lr=0.1, epochs=2000, batch_size=None, rng=Non
     if n_models is not None:
         _blank_after_divergence(hist)
     return hist
+
+
+def check_model_data(model, X, y, loss):
+    """Check that ``model`` can be trained on ``(X, y)`` with ``loss``; return them ready to use.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array_like of shape (n, sizes[0]) (or (K, n, sizes[0]) for an ensemble)
+    y : array_like of shape (n, sizes[-1])
+    loss : {"bce", "mse"} or a loss object
+
+    Returns
+    -------
+    X : ndarray
+    y : ndarray of shape (n, sizes[-1])
+    loss_fn : MSE or BinaryCrossEntropy
+    """
+    X = model.check_input(X, "X")
+    y = check_array(y, "y", ndim=2)
+    check_same_rows(X, y)
+    if y.shape[1] != model.sizes[-1]:
+        raise ValueError(f"y has {y.shape[1]} columns, but the model has {model.sizes[-1]} outputs")
+    loss_fn = get_loss(loss)
+    if isinstance(loss_fn, BinaryCrossEntropy):
+        if not isinstance(model.layers[-1], Sigmoid):
+            raise ValueError(
+                f"loss 'bce' needs probabilities: a model whose output is a sigmoid (MLP(..., output='sigmoid')); "
+                f"this model's last layer is {model.layers[-1]!r}"
+            )
+        check_labels(y)
+    return X, y, loss_fn
 
 
 #: Largest number of networks an ensemble trains at once. Past this, the

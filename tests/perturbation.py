@@ -414,7 +414,7 @@ def run_many(jobs, n_jobs=2, on_result=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Re-execute notebooks with every initial weight multiplied by (1 + factor).")
     parser.add_argument("notebooks", nargs="+", type=Path, help="committed, executed .ipynb files")
-    parser.add_argument("--factor", type=float, action="append", help="relative nudge; repeat for several (default: 1e-12 and -1e-12)")
+    parser.add_argument("--factor", type=float, action="append", help="relative nudge, e.g. --factor=1e-9 (write a negative one with =: --factor=-1e-9); repeat for several (default: 1e-12 and -1e-12)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executing at once (default 2)")
     args = parser.parse_args(argv)
     factors = args.factor or list(DEFAULT_FACTORS)
