@@ -786,7 +786,7 @@ def train_grid(problem, X, y, lrs, seeds=range(16), epochs=2000, **options):
         Keyword arguments of :class:`~nnlib.MLP` (``sizes``, ``hidden``,
         ``output``, ``batchnorm``, ``init``, ...) that override the problem's
         network, and of :func:`~nnlib.train` (``batch_size``, ``callback``,
-        ``track_weights``, ``rng``).
+        ``track_weights``, ``rng``, ``clip_norm``).
 
     Returns
     -------
@@ -796,7 +796,7 @@ def train_grid(problem, X, y, lrs, seeds=range(16), epochs=2000, **options):
     seeds = _check_seeds(seeds)
     lrs = _check_lrs_in_order(lrs)
     epochs = check_int(epochs, "epochs", minimum=1)
-    train_keys = {"batch_size", "callback", "track_weights", "rng", "verbose"}
+    train_keys = {"batch_size", "callback", "track_weights", "rng", "verbose", "clip_norm"}
     mlp_kwargs = {"sizes": list(spec.sizes), "output": spec.output}
     mlp_kwargs.update({k: v for k, v in options.items() if k not in train_keys})
     train_kwargs = {k: v for k, v in options.items() if k in train_keys}
