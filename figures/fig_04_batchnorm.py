@@ -8,6 +8,7 @@ from make_figures import save_png
 import nnlib
 from nnlib.diagnostics import ReluInputRecorder
 from nnlib.plotting import plot_band, plot_quantile_bands, quantile_table
+from nnlib.problems import get_problem
 
 SIZES = [2, 18, 4, 1]
 LOOK_AT = np.unique(np.r_[0, np.geomspace(1, 2000, 30).astype(int)])
@@ -32,24 +33,25 @@ def _watch(batchnorm, Xs, y, lr=1.0, epochs=2000, seed=0):
 def _activations(outdir, Xs, y):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for bn, color in ((False, "C3"), (True, "C0")):
-        name = "with BN" if bn else "without BN"
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharex=True, sharey="col")
+    for row, bn in enumerate((False, True)):
         steps, quantiles, active = _watch(bn, Xs, y)
         shown = np.maximum(steps, 0.7)  # step 0 on a log axis
+        color = "C0" if bn else "C3"
         for j in range(2):
-            plot_quantile_bands(shown, quantiles[j], ax=axes[j], color=color, label=name)
+            plot_quantile_bands(shown, quantiles[j], ax=axes[row, j], color=color)
+            axes[row, j].axhline(0, color="k", lw=0.6)
         for u in range(active.shape[1]):
-            axes[2].plot(shown, active[:, u], color=color, ls="-" if bn else "--", label=name if u == 0 else None)
-    titles = ["ReLU 1 inputs (18 units)", "ReLU 2 inputs (4 units)", "4-wide layer: share of samples on, per unit"]
-    for ax, title in zip(axes, titles, strict=True):
+            axes[row, 2].plot(shown, active[:, u], color=f"C{u + 4}", label=f"unit {u}")
+        axes[row, 0].set_ylabel(("with BN" if bn else "without BN") + "\npre-activation\n(median, 25-75 %, 5-95 %)")
+        axes[row, 2].set_ylabel("share of samples with input > 0")
+    axes[0, 2].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    titles = ["ReLU 1 inputs (18 units)", "ReLU 2 inputs (4 units)", "4-wide layer: share of samples on"]
+    for ax, title in zip(axes[0], titles, strict=True):
+        ax.set_title(title, fontsize=10)
+    for ax in axes[1]:
         ax.set_xscale("log")
         ax.set_xlabel("gradient step (log)")
-        ax.set_title(title, fontsize=10)
-        ax.axhline(0, color="k", lw=0.6)
-        ax.legend(fontsize=8, frameon=False)
-    axes[0].set_ylabel("pre-activation: median, 25-75 %, 5-95 %")
-    axes[2].set_ylabel("fraction of samples with input > 0")
     fig.suptitle("Spiral 2-18-4-1, standardized inputs, seed 0, learning rate 1", fontsize=10)
     fig.tight_layout()
     return save_png(fig, outdir / "fig_04_bn_activations.png")
@@ -57,8 +59,9 @@ def _activations(outdir, Xs, y):
 
 def _seed_bands(outdir, Xs, y, lr=1.0, epochs=2000, seeds=range(16)):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
     for bn, color in ((False, "C3"), (True, "C0")):
         name = "with BN" if bn else "without BN"
         model = nnlib.MLP(SIZES, batchnorm=bn, rng=list(seeds))
@@ -68,15 +71,17 @@ def _seed_bands(outdir, Xs, y, lr=1.0, epochs=2000, seeds=range(16)):
         counts = np.bincount(np.rint(dead * 4).astype(int), minlength=5)
         offset = 0.2 if bn else -0.2
         axes[1].bar(np.arange(5) + offset, counts, width=0.4, color=color, label=name)
-    axes[0].axhline(0.99, color="k", ls=":", lw=1)
+    target = get_problem("spiral").target
+    axes[0].axhline(target, color="k", ls=":", lw=1, label=f"target {target:.0%}")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training accuracy (median, range)")
     axes[0].set_title(f"{len(seeds)} seeds, learning rate {lr:g}", fontsize=10)
     axes[1].set_xlabel(f"dead units of the 4-wide layer after {epochs} epochs")
     axes[1].set_ylabel("seeds")
     axes[1].set_xticks(range(5))
+    axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes:
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save_png(fig, outdir / "fig_04_bn_seeds.png")
 
