@@ -127,3 +127,30 @@ def test_grad_norms_of_an_ensemble_that_diverged_everywhere_draw_without_warning
         lines = nplt.plot_grad_norms(hist)
     assert len(lines) == 2
     assert np.isfinite(lines[0].get_ydata()).any()
+
+
+def _tiny_sweep(curves):
+    """A one-setting, one-lr SweepResult around given loss curves (n_seeds, epochs), none converged or diverged."""
+    from nnlib.sweep import SweepResult
+
+    n, epochs = curves.shape
+    nan = np.full(n, np.nan)
+    return SweepResult(
+        problem="polynomial", target=0.95, metric="r2", epochs=epochs, seeds=np.arange(n), lrs=np.array([1.0]),
+        setting=np.array(["standardized"] * n), seed=np.arange(n), lr=np.ones(n), outcome=np.array(["stalled"] * n),
+        epochs_to_target=nan, diverged_at=nan, final_metric=nan, final_loss=curves[:, -1],
+        final_loss_original=curves[:, -1], spiked=np.ones(n, dtype=bool), loss_curves=curves,
+    )
+
+
+def test_sweep_losses_clip_a_spike_that_overflows_when_scaled():
+    # A finite spike of 1e305 in standardized units is inf in original units (x 1e6): it must be
+    # clipped and marked like any spike, with a finite axis and no overflow warning.
+    curves = np.array([[1.0, 1e305, 0.5, 0.5], [1.0, 0.8, 0.6, 0.5]])
+    _, ax = plt.subplots()
+    with np.errstate(all="raise"):
+        drawn = nplt.plot_sweep_losses(_tiny_sweep(curves), "standardized", ax=ax, scale=1e6, ceiling=100.0)
+    assert list(drawn) == [1.0]
+    low, high = ax.get_ylim()
+    assert np.isfinite(high) and high <= 100.0 * 1e6 * 1.5
+    assert any("loss above" in t.get_text() for t in ax.texts)

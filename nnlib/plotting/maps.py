@@ -159,15 +159,19 @@ def plot_sweep_losses(result, setting, lrs=None, ax=None, scale=1.0, ceiling=1e4
         raise TypeError(f"result must be a SweepResult, got {type(result).__name__}")
     ax = _axes(ax)
     lrs = result.lrs if lrs is None else np.asarray(lrs, dtype=float)
-    starts = result.loss_curves[result.setting == setting][:, 0] * scale
+    # A finite spike near the float limit times ``scale`` overflows to inf: it
+    # is above the axis either way, so it is clipped like any other spike.
+    with np.errstate(over="ignore"):
+        starts = result.loss_curves[result.setting == setting][:, 0] * scale
     top = ceiling * np.nanmax(np.where(np.isfinite(starts), starts, np.nan))
     drawn = {}
     highest = []
     for i, lr in enumerate(lrs):
-        curves = result.loss_curves_held(setting, lr) * scale
+        with np.errstate(over="ignore"):
+            curves = result.loss_curves_held(setting, lr) * scale
         if not np.isfinite(curves).any():
             continue
-        clipped = np.isfinite(curves) & (curves > top)
+        clipped = ~np.isnan(curves) & (curves > top)
         curves = np.where(clipped, top, curves)
         color = f"C{i % 10}"
         drawn[float(lr)] = plot_band(curves.T, ax=ax, color=color, label=f"lr {lr:g}", alpha=0.15)
