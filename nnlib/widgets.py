@@ -340,8 +340,10 @@ class ExplorerFigure:
         self.ax_grad.set_title("gradient norm per Dense layer", fontsize=10, y=1.01)
         self.grad_lines = []
         self._problem = None
-        self.message = self.figure.text(
-            0.5, 0.5, "", ha="center", va="center", fontsize=10, color="#8b0000", zorder=10,
+        # The verdict's first clause, inside the loss panel (the status line under
+        # the figure has the whole sentence), so the decision boundary stays visible.
+        self.message = self.ax_loss.text(
+            0.5, 0.55, "", transform=self.ax_loss.transAxes, ha="center", va="center", fontsize=9, color="#8b0000", zorder=10,
             bbox=dict(boxstyle="round", facecolor="#fff4f4", edgecolor="#8b0000", alpha=0.95),
         )
         self.message.set_visible(False)
@@ -428,7 +430,7 @@ class ExplorerFigure:
             self.fit_line.set_data(self._grid[:, 0], yv)
 
         if run.status.kind in ("diverged", "stalled", "spiked"):
-            self.message.set_text(textwrap.fill(run.status.message, 60))
+            self.message.set_text(textwrap.fill(run.status.message.split(";")[0], 34))
             self.message.set_visible(True)
         else:
             self.message.set_visible(False)
