@@ -196,7 +196,8 @@ class ExplorerDriver:
             if box.is_checked() and box.is_enabled():
                 before = self.snapshot()
                 box.uncheck()
-                self.wait_settled(lambda s, b=before: s.config != b.config, "untick a toggle")
+                # a run setting changes the replay line; a readout (sharpness) only the status line
+                self.wait_settled(lambda s, b=before: s.config != b.config or s.status != b.status, "untick a toggle")
         for button in self.root.locator("button.widget-toggle-button.mod-active").all():
             before = self.snapshot()
             button.click()
