@@ -173,9 +173,9 @@ def classify(loss, metric=None, target=None, spike_factor=SPIKE_FACTOR, window=S
     # metric meets the target, before any non-finite loss.
     reached = first_hit < np.minimum(first_bad, n_epochs)
     out = np.full(k, "slow", dtype=object)
-    out[np.atleast_1d(spiked(v, spike_factor))] = "spiked"
+    out[spiked(v, spike_factor)] = "spiked"  # v is 2-D: both helpers return one value per run
     with np.errstate(invalid="ignore"):
-        out[np.atleast_1d(progress(v, window)) < tolerance] = "stalled"
+        out[progress(v, window) < tolerance] = "stalled"
     out[first_bad < n_epochs] = "diverged"
     out[reached] = "converged"
     out = out.astype(str)

@@ -41,6 +41,7 @@ import numpy as np
 
 from . import outcomes
 from ._validation import check_choice, check_int, check_positive_finite
+from .diagnostics import epochs_to_reach
 from .network import MLP
 from .outcomes import OUTCOMES
 from .problems import PROBLEMS, Problem, get_problem  # noqa: F401  (PROBLEMS: part of this module's interface)
@@ -717,7 +718,7 @@ class Grid:
         else:
             if name not in self.history.metrics:
                 raise ValueError(f"{name!r} was not recorded; recorded: 'loss', {', '.join(map(repr, self.history.metrics))}")
-            values = np.array([self.history.run(k).metrics[name][-1] for k in range(self.history.n_models)])
+            values = self.history.metrics[name][self.history.last_epochs(), np.arange(self.history.n_models)]
             values = np.where(self.history.diverged, np.nan, values)
         return values.reshape(len(self.lrs), len(self.seeds))
 
@@ -739,10 +740,7 @@ class Grid:
     def epochs_to_target(self):
         """The first epoch each run met the success target, shape (n_lrs, n_seeds); -1 if never."""
         spec = get_problem(self.problem)
-        metric = self.history.metrics[spec.metric]
-        with np.errstate(invalid="ignore"):
-            hit = metric >= spec.target
-        first = np.where(hit.any(axis=0), hit.argmax(axis=0), -1)
+        first = epochs_to_reach(self.history.metrics[spec.metric], spec.target)
         return first.reshape(len(self.lrs), len(self.seeds))
 
     def usable_lr_range(self, fraction=outcomes.USABLE_FRACTION):

@@ -89,7 +89,13 @@ class History:
         the non-finite value of the epoch where it diverged, if it did)."""
         if self.n_models is None:
             return float(self.loss[-1])
-        return np.array([self.run(k).loss[-1] for k in range(self.n_models)])
+        return self.loss[self.last_epochs(), np.arange(self.n_models)]
+
+    def last_epochs(self):
+        """Ensemble only: each network's last recorded epoch (its divergence epoch, if it diverged), shape (K,)."""
+        if self.n_models is None:
+            raise ValueError("last_epochs() needs an ensemble History; a single network's last epoch is epochs_run - 1")
+        return np.array([self.epochs_run - 1 if d is None else d for d in self.diverged_at])
 
     def run(self, k):
         """Network ``k``'s History, trimmed where it diverged."""

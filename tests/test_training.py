@@ -338,3 +338,13 @@ def test_clip_norm_scales_each_networks_whole_gradient_to_at_most_that_length(ra
     assert free.diverged_at is not None and held.diverged_at is None
     with pytest.raises(ValueError, match="clip_norm"):
         nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=0), X, y, loss="mse", lr=1e-2, epochs=2, clip_norm=0)
+
+
+def test_final_loss_and_last_epochs_read_each_networks_own_last_row(raw_polynomial):
+    X, y = raw_polynomial
+    hist = nnlib.train(nnlib.MLP([1, 8, 1], output=None, rng=range(3)), X, y, loss="mse", lr=[1e-7, 1e-1, 1e-6], epochs=12)
+    assert hist.diverged_at[1] is not None
+    np.testing.assert_array_equal(hist.last_epochs(), [11, hist.diverged_at[1], 11])
+    np.testing.assert_array_equal(hist.final_loss, [hist.run(k).loss[-1] for k in range(3)])
+    with pytest.raises(ValueError, match="ensemble"):
+        hist.run(0).last_epochs()
