@@ -45,13 +45,21 @@ class MSE:
             If ``y_hat.shape[-2:]`` differs from ``y.shape`` (numpy would
             otherwise broadcast (n, 1) against (n,) into an (n, n) table).
         """
-        y_hat, y = check_output_pair(y_hat, y)
-        r = y_hat - y
-        return _mean(r * r)
+        return self._value(*check_output_pair(y_hat, y))
 
     def gradient(self, y_hat, y):
         """d loss / d y_hat: ``2 (y_hat - y) / (n d)``, shape of ``y_hat``."""
-        y_hat, y = check_output_pair(y_hat, y)
+        return self._gradient(*check_output_pair(y_hat, y))
+
+    # The unchecked forms, for training, which checks its data once up front
+    # rather than every epoch.
+    @staticmethod
+    def _value(y_hat, y):
+        r = y_hat - y
+        return _mean(r * r)
+
+    @staticmethod
+    def _gradient(y_hat, y):
         return (2.0 / (y.shape[-2] * y.shape[-1])) * (y_hat - y)
 
     def __repr__(self):
@@ -116,14 +124,22 @@ class BinaryCrossEntropy:
 
     def value_from_logits(self, z, y):
         """The loss from pre-sigmoid values ``z`` (shape (n, d) or (K, n, d))."""
-        z, y = self._check(z, y, "z")
-        return _mean(np.logaddexp(0.0, z) - y * z)
+        return self._value_from_logits(*self._check(z, y, "z"))
 
     def gradient_from_logits(self, z, y, p=None):
         """d loss / d z, shape of ``z``; pass ``p = sigmoid(z)`` if already computed."""
         z, y = self._check(z, y, "z", labels=False)
-        if p is None:
-            p = sigmoid(z)
+        return self._gradient_from_logits(z, y, sigmoid(z) if p is None else p)
+
+    # The unchecked forms, for training, which checks its data once up front
+    # rather than every epoch.
+    @staticmethod
+    def _value_from_logits(z, y):
+        # softplus(z) = log(1 + e^z) = logaddexp(0, z), which never overflows
+        return _mean(np.logaddexp(0.0, z) - y * z)
+
+    @staticmethod
+    def _gradient_from_logits(z, y, p):
         return (p - y) * (1.0 / (y.shape[-2] * y.shape[-1]))
 
     def __repr__(self):

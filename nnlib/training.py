@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validation import _short, as_generator, check_array, check_int, check_labels, check_positive_finite, check_same_rows
 from .layers import BatchNorm, Dense, Sigmoid, _sigmoid
-from .losses import BinaryCrossEntropy, get_loss
+from .losses import MSE, BinaryCrossEntropy, get_loss
 from .metrics import METRICS
 from .network import _clear_cache
 
@@ -396,7 +396,16 @@ class _Loop:
 
     def __init__(self, loss_fn, y, batch_size, metric_fns, track_weights, epochs, clip_norm=None):
         self.loss_fn = loss_fn
-        self.fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked by train
+        self.fused = fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked by train
+        # nnlib's own losses are used without their per-call checks (train checked
+        # the data once); a subclass's methods, which may be overridden, are called.
+        own = type(loss_fn) in (MSE, BinaryCrossEntropy)
+        if fused:
+            self.value = loss_fn._value_from_logits if own else loss_fn.value_from_logits
+            self.gradient = loss_fn._gradient_from_logits if own else loss_fn.gradient_from_logits
+        else:
+            self.value = loss_fn._value if own else loss_fn
+            self.gradient = loss_fn._gradient if own else loss_fn.gradient
         self.y = y
         self.batch_size = batch_size
         self.metric_fns = metric_fns
@@ -433,7 +442,8 @@ class _Loop:
         stopped_early : bool
             Whether the callback stopped training.
         """
-        y, loss_fn, fused, metric_fns = self.y, self.loss_fn, self.fused, self.metric_fns
+        y, fused, metric_fns = self.y, self.fused, self.metric_fns
+        loss_value, loss_gradient = self.value, self.gradient
         single = not isinstance(rec.diverged_at, list)
         n = X.shape[-2]
         body = layers[:-1] if fused else layers
@@ -476,12 +486,12 @@ class _Loop:
                         out = layer.forward(out, True)
                     if fused:
                         p = _sigmoid(out)
-                        value = loss_fn.value_from_logits(out, yb)
-                        grad = loss_fn.gradient_from_logits(out, yb, p)
+                        value = loss_value(out, yb)
+                        grad = loss_gradient(out, yb, p)
                     else:
                         p = out
-                        value = loss_fn(out, yb)
-                        grad = loss_fn.gradient(out, yb)
+                        value = loss_value(out, yb)
+                        grad = loss_gradient(out, yb)
                     for layer in backward:
                         grad = layer.backward(grad)
                     first.backward(grad, input_grad=False)

@@ -178,3 +178,16 @@ def test_bce_eps_must_be_small_and_positive(eps, exc):
     with pytest.raises(exc, match="eps must be"):
         nnlib.BinaryCrossEntropy(eps=eps)
     assert nnlib.BinaryCrossEntropy(eps=1e-3).eps == 1e-3
+
+
+def test_train_calls_an_overridden_loss_method():
+    calls = []
+
+    class Recorded(nnlib.MSE):
+        def __call__(self, y_hat, y):
+            calls.append(y_hat.shape)
+            return super().__call__(y_hat, y)
+
+    X = np.linspace(-1, 1, 8)[:, None]
+    nnlib.train(nnlib.MLP([1, 4, 1], output=None, rng=0), X, X ** 2, loss=Recorded(), lr=0.01, epochs=3)
+    assert calls == [(8, 1)] * 3
