@@ -237,8 +237,10 @@ def test_layers_reject_bad_settings():
     ],
 )
 def test_dataset_makers_reject_bad_arguments(make, kwargs, exc, pattern):
+    # A fixed rng: whether noise=1e308 overflows depends on the draws (all 40
+    # normal draws below 1.8 in size would not), so fresh entropy made it flaky.
     with pytest.raises(exc, match=pattern):
-        make(**kwargs)
+        make(**{"rng": 0, **kwargs})
 
 
 # -- scalers ----------------------------------------------------------------------
