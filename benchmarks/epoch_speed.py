@@ -89,7 +89,7 @@ def numpy_unrolled(prob, X, y, epochs):
             z = a2 @ W3 + b3
             if bce:
                 p = 0.5 * (1.0 + np.tanh(0.5 * z))
-                _loss = np.mean(np.logaddexp(0.0, z) - y * z)
+                _loss = np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z)  # nnlib's softplus form
                 dz = (p - y) / n
             else:
                 r = z - y
