@@ -11,7 +11,7 @@ import numpy as np
 from ._validation import _short, as_generator, check_array, check_int, check_labels, check_positive_finite, check_same_rows
 from .layers import BatchNorm, Dense, Sigmoid, _sigmoid
 from .losses import MSE, BinaryCrossEntropy, get_loss
-from .metrics import METRICS
+from .metrics import METRICS, for_fixed_targets
 from .network import _clear_cache
 
 #: The most memory, in bytes, that ``train`` preallocates for a ``History``
@@ -443,6 +443,8 @@ class _Loop:
             Whether the callback stopped training.
         """
         y, fused, metric_fns = self.y, self.fused, self.metric_fns
+        if self.batch_size is None:  # every epoch sees the same targets
+            metric_fns = {name: for_fixed_targets(fn, y) for name, fn in metric_fns.items()}
         loss_value, loss_gradient = self.value, self.gradient
         single = not isinstance(rec.diverged_at, list)
         n = X.shape[-2]

@@ -191,3 +191,22 @@ def test_train_calls_an_overridden_loss_method():
     X = np.linspace(-1, 1, 8)[:, None]
     nnlib.train(nnlib.MLP([1, 4, 1], output=None, rng=0), X, X ** 2, loss=Recorded(), lr=0.01, epochs=3)
     assert calls == [(8, 1)] * 3
+
+
+@pytest.mark.parametrize("shape", [(50, 1), (3, 50, 1)])
+def test_metrics_for_fixed_targets_equal_the_metrics_bit_for_bit(rng, shape):
+    # training evaluates these every epoch; they must be the same numbers
+    from nnlib.metrics import accuracy, for_fixed_targets, r2_score
+
+    y_labels = (rng.random((50, 1)) > 0.4).astype(float)
+    y_values = rng.normal(size=(50, 1)) * 30
+    p = rng.random(shape)
+    p.flat[::7] = 0.5  # on the threshold
+    p.flat[3] = np.nan
+    y_hat = rng.normal(size=shape) * 30
+    y_hat.flat[5] = np.inf
+    for fn, y, out in ((accuracy, y_labels, p), (r2_score, y_values, y_hat), (r2_score, np.ones((50, 1)), y_hat)):
+        fixed = for_fixed_targets(fn, y)
+        np.testing.assert_array_equal(fixed(out, y), fn(out, y))
+        assert type(fixed(out, y)) is type(fn(out, y))
+    assert for_fixed_targets(len, y_labels) is len
