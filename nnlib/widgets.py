@@ -33,6 +33,7 @@ import base64
 import html
 import io
 import textwrap
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
@@ -189,12 +190,22 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
     -------
     Run
     """
-    cfg = check_config(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm)
-    spec = PROBLEMS[problem]
-    X, y = _data(problem)
+    return _fit(check_config(problem, lr, seed, epochs, standardize_x, standardize_y, batchnorm))
+
+
+def _fit(cfg, stop=None):
+    """:func:`fit` for a checked configuration; None if ``stop`` (an Event) was set during training."""
+    spec = PROBLEMS[cfg["problem"]]
+    X, y = _data(cfg["problem"])
     Xt, yt, x_scaler, y_scaler = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
-    history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"], metrics=[spec.metric])
+    # A callback changes nothing in a single network's training (the tests check it)
+    callback = None if stop is None else (lambda epoch, model, loss: stop.is_set())
+    history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"], metrics=[spec.metric],
+                    callback=callback)
+    if stop is not None and stop.is_set():
+        return None
+    problem = cfg["problem"]
     # MSE scales with the square of the target's scale, so this is the MSE in original units
     with np.errstate(over="ignore"):  # a loss near overflow may overflow here: it is shown as diverging anyway
         loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
@@ -471,6 +482,11 @@ class Explorer:
     cache_size : int, default 48
         Runs (and their pictures) kept, keyed by the full configuration, so
         returning to a setting already seen answers at once.
+    speculate : bool, default True
+        After a control has been answered, train the seed one step up and one
+        step down in a background thread while the learner looks, so that the
+        next seed step is answered from the cache. The thread stops as soon as
+        anything else is asked for; False never starts it.
 
     Attributes
     ----------
@@ -503,7 +519,7 @@ class Explorer:
 
     def __init__(self, problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, standardize_y=False,
                  batchnorm=False, toggles=(), problems=("spiral", "polynomial"), seed_max=99, cache_size=48,
-                 sharpness=False):
+                 sharpness=False, speculate=True):
         if isinstance(problems, str) or not hasattr(problems, "__iter__"):
             raise TypeError(f"problems must be a sequence of problem names, got {problems!r}")
         problems = tuple(problems)
@@ -515,8 +531,9 @@ class Explorer:
         for t in toggles:
             if t not in TOGGLES + READOUTS:
                 raise ValueError(f"unknown toggle {t!r}; expected some of {', '.join(map(repr, TOGGLES + READOUTS))}")
-        if not isinstance(sharpness, (bool, np.bool_)):
-            raise TypeError(f"sharpness must be True or False, got {sharpness!r}")
+        for name, value in (("sharpness", sharpness), ("speculate", speculate)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
         self._problems = problems
         self._seed_max = check_int(seed_max, "seed_max", minimum=0)
         self._lr_range = (10.0 ** LR_EXPONENTS[0], 10.0 ** LR_EXPONENTS[1])
@@ -524,6 +541,8 @@ class Explorer:
             raise ValueError(f"cache_size must be a positive integer, got {cache_size!r}")
         self._cache_size = cache_size
         self._cache = OrderedDict()
+        self._speculate_on = bool(speculate)
+        self._speculation = None  # (thread, state) while a background thread may run, see _speculate
         self.config = self._check(dict(problem=problem, lr=lr, seed=seed, epochs=epochs, standardize_x=standardize_x,
                                        standardize_y=standardize_y, batchnorm=batchnorm))
         self.readouts = {"sharpness": bool(sharpness)}
@@ -576,6 +595,8 @@ class Explorer:
                 self.update(**{name: change["new"]})
             except Exception as exc:  # noqa: BLE001 - a widget must show the problem, never raise
                 self._show_error(exc)
+            else:
+                self._speculate()
 
         return observer
 
@@ -614,15 +635,14 @@ class Explorer:
 
     def _apply(self, config):
         key = self._key(config)
+        self._settle_speculation(key)
         if key in self._cache:
             self._cache.move_to_end(key)
             run, png = self._cache[key]
         else:
             run = fit(**config)
             png = self._figure.draw(run)
-            self._cache[key] = (run, png)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._store(key, run, png)
         # the run's own config, so the replay line matches the run drawn
         self.config = dict(config)
         self.run = run
@@ -642,6 +662,66 @@ class Explorer:
         self.config_text = config_call(self.config)
         self.config_html.value = f'<code style="font-size:90%">{html.escape(self.config_text)}</code>'
         self._sync_controls()
+
+    def _store(self, key, run, png):
+        self._cache[key] = (run, png)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # -- speculation -------------------------------------------------------------
+    def _neighbours(self, config):
+        """The configurations a learner most likely asks for next: the seed one step up, then down."""
+        seed = config["seed"]
+        return [dict(config, seed=s) for s in (seed + 1, seed - 1) if 0 <= s <= self._seed_max]
+
+    def _speculate(self):
+        """Train and draw the neighbouring configurations in a background thread.
+
+        A learner looks at each answer for a while, and the kernel is idle
+        meanwhile. The thread uses that time for the next seed up and down, so
+        that moving the seed slider one step is answered from the cache. It is
+        started only by a control, not by ``update`` in a cell (where it would
+        compete with the cells that follow). Its runs are what ``fit`` returns,
+        value for value: a run is a pure function of its configuration.
+        Before the explorer answers anything it settles the thread (see
+        ``_settle_speculation``), so the thread never touches the cache or the
+        figure while the explorer does.
+        """
+        if not self._speculate_on:
+            return
+        todo = [c for c in self._neighbours(self.config) if self._key(c) not in self._cache]
+        if not todo:
+            return
+        state = {"abort": threading.Event(), "last": threading.Event(), "current": None}
+        thread = threading.Thread(target=self._precompute, args=(todo, state), name="nnlib-explorer-speculation",
+                                  daemon=True)
+        self._speculation = (thread, state)
+        thread.start()
+
+    def _precompute(self, configs, state):
+        try:
+            for config in configs:
+                if state["last"].is_set():
+                    return
+                key = self._key(config)
+                state["current"] = key
+                run = _fit(config, stop=state["abort"])  # checked after every epoch
+                if run is None:
+                    return
+                self._store(key, run, self._figure.draw(run))
+        except Exception:  # noqa: BLE001 - best effort: a slider computes the run itself if this failed
+            return
+
+    def _settle_speculation(self, key):
+        """Before answering ``key``: let the background thread finish ``key`` if that is its run, else stop it."""
+        if self._speculation is None:
+            return
+        thread, state = self._speculation
+        self._speculation = None
+        state["last"].set()  # start no other run
+        if state["current"] != key:
+            state["abort"].set()  # and drop the one under way, which is not the one wanted
+        thread.join()
 
     def update(self, **changes):
         """Retrain (or fetch from the cache) with ``changes`` applied and redraw in place.

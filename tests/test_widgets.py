@@ -321,3 +321,42 @@ def test_sharpness_switch_validates():
     with pytest.raises(TypeError, match="sharpness must be True or False"):
         ex.update(sharpness=1)
     assert ex.readouts["sharpness"] is False
+
+
+def wait_for_speculation(ex):
+    if ex._speculation is not None:
+        ex._speculation[0].join(timeout=60)
+
+
+def test_a_seed_step_after_a_pause_comes_from_the_background_run(monkeypatch):
+    ex = widgets.Explorer(epochs=200)
+    ex.controls["seed"].value = 4           # a control: the neighbours are trained in the background
+    wait_for_speculation(ex)
+    calls = []
+    real_fit = widgets.fit
+    monkeypatch.setattr(widgets, "fit", lambda **c: calls.append(c) or real_fit(**c))
+    for seed in (5, 4, 3):                   # 5 and 3 were speculated; 4 is in the cache
+        ex.controls["seed"].value = seed
+        assert ex.config["seed"] == seed and ex.status_kind != "error"
+        reference = real_fit(**ex.config).history
+        assert same_history(ex.history, reference)   # the background's run is fit's run, value for value
+        wait_for_speculation(ex)
+    assert calls == []
+
+
+def test_asking_for_something_else_stops_the_background_run():
+    ex = widgets.Explorer(epochs=20000)      # long runs: the background is still training when asked
+    ex.controls["seed"].value = 1
+    thread, state = ex._speculation
+    ex.update(lr=0.05)                       # not a neighbour: the background run is dropped
+    assert state["abort"].is_set() and not thread.is_alive()
+    assert ex._key(dict(ex.config, lr=0.1, seed=2)) not in ex._cache
+    assert ex.config["lr"] == 0.05 and ex._speculation is None   # update from code starts no thread
+
+
+def test_speculation_can_be_switched_off():
+    ex = widgets.Explorer(epochs=50, speculate=False)
+    ex.controls["seed"].value = 1
+    assert ex._speculation is None and len(ex._cache) == 2
+    with pytest.raises(TypeError, match="speculate must be True or False"):
+        widgets.Explorer(epochs=5, speculate="yes")
