@@ -77,6 +77,10 @@ def _matmul_shape(a, b):
     return batch + (a.shape[-2], b.shape[-1])
 
 
+_NARROW = 8
+"""An ensemble's Dense layer with at most this many outputs adds its bias as repeated rows (see Dense.forward)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _ones(n):
     """A read-only vector of n ones, for sums over the sample axis written as matmuls."""
@@ -210,7 +214,15 @@ class Dense(Layer):
         y = np.matmul(x, W, out=None if self._scratch is None else self._out("y", _matmul_shape(x, W)))
         b = params.get("b")
         if b is not None:
-            y += b if b.ndim == 1 else b[:, None, :]
+            if b.ndim == 1:
+                y += b
+            elif b.shape[-1] <= _NARROW:
+                # An ensemble's narrow layer: adding a (K, 1, F) row costs numpy one
+                # short inner loop per sample; adding the rows repeated out to
+                # (K, n, F) is one long loop, about 3x faster for F = 4 (same values).
+                y += np.repeat(b[:, None, :], y.shape[-2], axis=1)
+            else:
+                y += b[:, None, :]
         return y
 
     def backward(self, dy, input_grad=True):
