@@ -180,6 +180,24 @@ def test_bce_eps_must_be_small_and_positive(eps, exc):
     assert nnlib.BinaryCrossEntropy(eps=1e-3).eps == 1e-3
 
 
+def test_softplus_form_agrees_with_logaddexp_to_the_last_bits():
+    # The loss value uses max(z, 0) + log1p(exp(-|z|)), numpy's vectorized
+    # functions, instead of np.logaddexp(0, z): the same formula, rounded by
+    # different code. It must agree to a few ulps everywhere, warn about no
+    # overflow for any finite z, and give inf and NaN where logaddexp does.
+    finite = np.concatenate([np.linspace(-800, 800, 4001), np.geomspace(1e-300, 50, 2000), -np.geomspace(1e-300, 50, 2000),
+                             [0.0, -0.0]])
+    value = nnlib.losses.BinaryCrossEntropy._value_from_logits
+    for z, y in ((finite, 0.0), (finite, 1.0), (np.array([np.inf, -np.inf, np.nan]), 0.0)):
+        with warnings.catch_warnings(), np.errstate(invalid="ignore" if np.isinf(z).any() else "raise"):
+            if np.isfinite(z).all():
+                warnings.simplefilter("error")
+            per_sample = np.array([value(np.array([[zi]]), np.array([[y]])) for zi in z])
+            reference = np.logaddexp(0.0, z) - y * z
+        np.testing.assert_array_equal(np.isnan(per_sample), np.isnan(reference))
+        np.testing.assert_allclose(per_sample, reference, rtol=4 * np.finfo(float).eps, atol=1e-300)
+
+
 def test_train_calls_an_overridden_loss_method():
     calls = []
 
