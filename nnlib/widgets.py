@@ -199,7 +199,8 @@ def _fit(cfg, stop=None):
     X, y = _data(cfg["problem"])
     Xt, yt, x_scaler, y_scaler = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
-    # A callback changes nothing in a single network's training (the tests check it)
+    # A callback changes nothing in a single network's training: the explorer's
+    # background runs, which pass one, are fit's runs value for value (tested).
     callback = None if stop is None else (lambda epoch, model, loss: stop.is_set())
     history = train(model, Xt, yt, loss=spec.loss, lr=cfg["lr"], epochs=cfg["epochs"], metrics=[spec.metric],
                     callback=callback)
