@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numbers
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -580,18 +581,59 @@ def _execute(plans, n_jobs, progress):
                     if bar is not None:
                         bar.update(job[4])
             except BaseException:
-                # Interrupted (or a job failed): stop at once instead of waiting for
-                # the running jobs. The executor has no public way to stop a running
-                # job, so its worker processes are terminated.
-                workers = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in workers:
-                    proc.terminate()
+                _stop_at_once(pool)  # interrupted, or a job failed
                 raise
             pool.shutdown(wait=True)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _stop_at_once(pool):
+    """Stop ``pool`` without waiting for its running jobs.
+
+    The executor has no public way to stop a running job, so its worker
+    processes are terminated.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        proc.terminate()
+
+
+@contextmanager
+def second_process():
+    """Another Python process, for work that can run beside this one (a second CPU core).
+
+    numpy computes this tutorial's small networks on one core, so a computer
+    with two or more cores can train one grid here and another there at the
+    same time. Work submitted to the process runs in the order submitted; each
+    result is what the same call would return here, bit for bit (a run is a
+    pure function of its arguments). The process is started with "spawn", so
+    it imports nnlib afresh; on leaving the ``with`` block it is waited for, or,
+    if the block was interrupted (Ctrl-C in a notebook) or raised, stopped at once.
+
+    Yields
+    ------
+    concurrent.futures.Executor
+        ``submit(fn, *args, **kwargs)`` returns a future whose ``result()``
+        waits for the value; ``fn`` and its arguments must be picklable (a
+        module-level function such as :func:`train_grid`, arrays, numbers).
+
+    Examples
+    --------
+    >>> with second_process() as other:                                  # doctest: +SKIP
+    ...     job = other.submit(train_grid, "spiral", X, y, (0.1, 1.0), batchnorm=True)
+    ...     plain = train_grid("spiral", X, y, (0.1, 1.0))                 # meanwhile, here
+    ...     with_bn = job.result()
+    """
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        _stop_at_once(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _assemble(plan):

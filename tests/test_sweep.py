@@ -307,3 +307,30 @@ def test_interrupting_a_parallel_sweep_stops_at_once_and_keeps_what_finished():
     assert elapsed < 75, elapsed
     assert sw.cache_size() == 1  # the small job that had finished is kept
     sw.clear_cache()
+
+
+def test_a_grid_trained_in_the_second_process_is_the_grid_trained_here():
+    X, y = nnlib.make_spiral(rng=0)
+    args = ("spiral", nnlib.StandardScaler().fit_transform(X), y, (0.3, 3.0))
+    with sw.second_process() as other:
+        job = other.submit(sw.train_grid, *args, seeds=range(3), epochs=150, batchnorm=True)
+        here = sw.train_grid(*args, seeds=range(3), epochs=150, batchnorm=True)
+        there = job.result()
+    np.testing.assert_array_equal(there.history.loss, here.history.loss)
+    np.testing.assert_array_equal(there.outcome, here.outcome)
+    for a, b in zip(there.model.layers, here.model.layers, strict=True):
+        for key in a.params:
+            np.testing.assert_array_equal(a.params[key], b.params[key])
+
+
+def test_the_second_process_is_stopped_at_once_when_the_block_is_interrupted():
+    X, y = nnlib.make_spiral(rng=0)
+    with pytest.raises(KeyboardInterrupt):
+        with sw.second_process() as other:
+            job = other.submit(sw.train_grid, "spiral", X, y, (0.1,), epochs=10**6)  # would run for minutes
+            workers = list(other._processes.values())
+            raise KeyboardInterrupt
+    assert workers and not job.done()    # it was running when the block was left
+    for proc in workers:
+        proc.join(timeout=30)
+        assert not proc.is_alive()
