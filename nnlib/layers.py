@@ -78,7 +78,7 @@ def _matmul_shape(a, b):
 
 
 _NARROW = 8
-"""An ensemble's Dense layer with at most this many outputs adds its bias as repeated rows (see Dense.forward)."""
+"""An ensemble's per-feature rows are repeated over the samples for layers of 2 to this many features (see ``_rows``)."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -98,14 +98,18 @@ def _mean_weights(n):
 
 
 def _rows(v, n):
-    """A per-feature vector ``v`` (shape (…, F)) as a row for n samples: a (…, 1, F) view.
+    """A per-feature vector ``v`` (shape (F,) or (K, F)) as a row for n samples, (1, F) or (K, 1 or n, F).
 
-    Broadcasting does the rest. An earlier version materialized the n rows
-    with ``np.repeat`` (so each operation ran between two full arrays), which
-    gives the same values; measured in one run with numpy 2.4, broadcasting
-    is now the faster of the two (benchmarks/bn_speed.py compares them),
-    and it allocates nothing. ``n`` is unused and kept for that comparison.
+    Broadcasting does the rest, except for an ensemble's narrow layers (2 to
+    ``_NARROW`` features): combining a (K, 1, F) row with a (K, n, F) array
+    costs numpy one short inner loop per sample, so for those the row is
+    repeated out to (K, n, F), one long loop, about 3x faster for F = 4 and
+    the same values. For wider layers, for a single feature (numpy's inner
+    loop then runs along the samples) and for a single network, repeating
+    costs more than it saves (benchmarks/bn_speed.py compares the forms).
     """
+    if v.ndim == 2 and 1 < v.shape[-1] <= _NARROW:
+        return np.repeat(v[:, None, :], n, axis=1)
     return v[..., None, :]
 
 
@@ -214,15 +218,7 @@ class Dense(Layer):
         y = np.matmul(x, W, out=None if self._scratch is None else self._out("y", _matmul_shape(x, W)))
         b = params.get("b")
         if b is not None:
-            if b.ndim == 1:
-                y += b
-            elif b.shape[-1] <= _NARROW:
-                # An ensemble's narrow layer: adding a (K, 1, F) row costs numpy one
-                # short inner loop per sample; adding the rows repeated out to
-                # (K, n, F) is one long loop, about 3x faster for F = 4 (same values).
-                y += np.repeat(b[:, None, :], y.shape[-2], axis=1)
-            else:
-                y += b[:, None, :]
+            y += _rows(b, y.shape[-2])
         return y
 
     def backward(self, dy, input_grad=True):
