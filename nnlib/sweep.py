@@ -571,15 +571,24 @@ def _execute(plans, n_jobs, progress):
                 if bar is not None:
                     bar.update(job[4] - done[0])
         else:
-            todo.sort(key=_job_cost, reverse=True)
-            pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))
+            # Each setting's learning rates are shared out over n_jobs parts, so the
+            # processes get equal work even when one setting costs more than the
+            # others; every run trains alone as far as its numbers go, so a
+            # setting's parts put back together are what one job would return.
+            parts = [(job, i, part) for job in todo for i, part in enumerate(_split_job(job, n_jobs))]
+            parts.sort(key=lambda p: _job_cost(p[2]), reverse=True)
+            pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(parts)), mp_context=get_context("spawn"))
+            done = {job: {} for job in todo}
             try:
-                futures = {pool.submit(_run_job, job): job for job in todo}
+                futures = {pool.submit(_run_job, part): (job, i) for job, i, part in parts}
                 for future in as_completed(futures):
-                    job = futures[future]
-                    _CACHE[job] = _freeze(future.result())  # kept even if a later job is interrupted
-                    if bar is not None:
-                        bar.update(job[4])
+                    job, i = futures[future]
+                    done[job][i] = future.result()
+                    if len(done[job]) == len(_split_job(job, n_jobs)):
+                        # kept even if a later job is interrupted
+                        _CACHE[job] = _freeze(_join_parts(job, [done[job][k] for k in sorted(done[job])]))
+                        if bar is not None:
+                            bar.update(job[4])
             except BaseException:
                 _stop_at_once(pool)  # interrupted, or a job failed
                 raise
@@ -587,6 +596,26 @@ def _execute(plans, n_jobs, progress):
     finally:
         if bar is not None:
             bar.close()
+
+
+def _split_job(job, n_parts):
+    """``job`` as up to ``n_parts`` jobs, part i taking every n-th learning rate from the i-th on.
+
+    Striding mixes slow and fast learning rates in every part (a run that
+    diverges early costs little), so the parts cost about the same.
+    """
+    lrs = job[3]
+    n_parts = min(n_parts, len(lrs))
+    return [job[:3] + (lrs[i::n_parts],) + job[4:] for i in range(n_parts)]
+
+
+def _join_parts(job, columns):
+    """Put the per-run columns of ``_split_job(job, len(columns))``'s parts back in the job's run order."""
+    n_parts, n_seeds, n_lrs = len(columns), len(job[2]), len(job[3])
+    # the job's learning-rate index of each run, in the order the parts list them
+    lr_index = np.concatenate([np.repeat(np.arange(i, n_lrs, n_parts), n_seeds) for i in range(n_parts)])
+    order = np.argsort(lr_index, kind="stable")  # seeds keep their order within a learning rate
+    return {key: np.concatenate([part[key] for part in columns])[order] for key in columns[0]}
 
 
 def _stop_at_once(pool):
