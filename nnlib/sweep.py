@@ -448,9 +448,11 @@ def run_sweep(problem, seeds=range(16), lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), se
     spike_factor : float, default 10
         A loss above ``spike_factor`` times its first value is a spike.
     n_jobs : int, default 1
-        Processes to run settings in parallel (results are identical for any value).
-        The processes are started with "spawn": a script that asks for more
-        than one needs the ``if __name__ == "__main__":`` guard.
+        Processes to train in parallel: each setting's learning rates are
+        shared out over them (every n-th rate to one process), so they get
+        about equal work. Results are identical for any value. The processes
+        are started with "spawn": a script that asks for more than one needs
+        the ``if __name__ == "__main__":`` guard.
     progress : bool or None
         Show a ``tqdm.auto`` progress bar; None shows it for long sweeps
         (more than 250,000 model-epochs still to train, some tens of seconds).
@@ -639,8 +641,10 @@ def second_process():
     same time. Work submitted to the process runs in the order submitted; each
     result is what the same call would return here, bit for bit (a run is a
     pure function of its arguments). The process is started with "spawn", so
-    it imports nnlib afresh; on leaving the ``with`` block it is waited for, or,
-    if the block was interrupted (Ctrl-C in a notebook) or raised, stopped at once.
+    it imports nnlib afresh (a script, unlike a notebook, needs the
+    ``if __name__ == "__main__":`` guard); on leaving the ``with`` block it is
+    waited for, or, if the block was interrupted (Ctrl-C in a notebook) or
+    raised, stopped at once.
 
     Yields
     ------
