@@ -15,7 +15,8 @@ the same seeds:
   slider one step, look at the answer for a while (``PAUSE`` seconds), then
   move it one step further: the control's own path, with the explorer's
   background speculation (``Explorer(speculate=True)``, the default), which
-  trains the neighbouring seeds during the pause;
+  trains the neighbouring seeds during the pause (the first step of the
+  series is a new run: nothing is speculated before a control is used);
 - ``seed step at once``: the same without the pause, so the background run
   for the next seed is still under way when it is asked for;
 - ``update + sharpness``: the same with the sharpness readout switched on
