@@ -577,18 +577,19 @@ def _execute(plans, n_jobs, progress):
             # processes get equal work even when one setting costs more than the
             # others; every run trains alone as far as its numbers go, so a
             # setting's parts put back together are what one job would return.
-            parts = [(job, i, part) for job in todo for i, part in enumerate(_split_job(job, n_jobs))]
-            parts.sort(key=lambda p: _job_cost(p[2]), reverse=True)
+            split = {job: _split_job(job, n_jobs) for job in todo}
+            parts = sorted(((job, i, part) for job in todo for i, part in enumerate(split[job])),
+                           key=lambda p: _job_cost(p[2]), reverse=True)
             pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(parts)), mp_context=get_context("spawn"))
-            done = {job: {} for job in todo}
+            done = {job: [None] * len(split[job]) for job in todo}
             try:
                 futures = {pool.submit(_run_job, part): (job, i) for job, i, part in parts}
                 for future in as_completed(futures):
                     job, i = futures[future]
                     done[job][i] = future.result()
-                    if len(done[job]) == len(_split_job(job, n_jobs)):
+                    if all(columns is not None for columns in done[job]):
                         # kept even if a later job is interrupted
-                        _CACHE[job] = _freeze(_join_parts(job, [done[job][k] for k in sorted(done[job])]))
+                        _CACHE[job] = _freeze(_join_parts(job, done[job]))
                         if bar is not None:
                             bar.update(job[4])
             except BaseException:

@@ -395,7 +395,6 @@ class _Loop:
     """The epoch loop of :func:`train`, with the settings that stay fixed for a call."""
 
     def __init__(self, loss_fn, y, batch_size, metric_fns, track_weights, epochs, clip_norm=None):
-        self.loss_fn = loss_fn
         self.fused = fused = isinstance(loss_fn, BinaryCrossEntropy)  # a sigmoid output, checked by train
         # nnlib's own losses are used without their per-call checks (train checked
         # the data once); a subclass's methods, which may be overridden, are called.
@@ -409,6 +408,10 @@ class _Loop:
         self.y = y
         self.batch_size = batch_size
         self.metric_fns = metric_fns
+        # What each epoch calls: full-batch training sees the same targets every
+        # epoch, so nnlib's own metrics are prepared for them once, here.
+        self.epoch_metric_fns = metric_fns if batch_size is not None else {
+            name: for_fixed_targets(fn, y) for name, fn in metric_fns.items()}
         self.track_weights = track_weights
         self.epochs = epochs
         self.clip_norm = clip_norm
@@ -442,9 +445,7 @@ class _Loop:
         stopped_early : bool
             Whether the callback stopped training.
         """
-        y, fused, metric_fns = self.y, self.fused, self.metric_fns
-        if self.batch_size is None:  # every epoch sees the same targets
-            metric_fns = {name: for_fixed_targets(fn, y) for name, fn in metric_fns.items()}
+        y, fused, metric_fns = self.y, self.fused, self.epoch_metric_fns
         loss_value, loss_gradient = self.value, self.gradient
         single = not isinstance(rec.diverged_at, list)
         n = X.shape[-2]

@@ -195,8 +195,9 @@ def fit(problem="spiral", lr=0.1, seed=0, epochs=2000, standardize_x=False, stan
 
 def _fit(cfg, stop=None):
     """:func:`fit` for a checked configuration; None if ``stop`` (an Event) was set during training."""
-    spec = PROBLEMS[cfg["problem"]]
-    X, y = _data(cfg["problem"])
+    problem = cfg["problem"]
+    spec = PROBLEMS[problem]
+    X, y = _data(problem)
     Xt, yt, x_scaler, y_scaler = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     model = MLP(list(spec.sizes), output=spec.output, batchnorm=cfg["batchnorm"], init="he", rng=cfg["seed"])
     # A callback changes nothing in a single network's training: the explorer's
@@ -206,7 +207,6 @@ def _fit(cfg, stop=None):
                     callback=callback)
     if stop is not None and stop.is_set():
         return None
-    problem = cfg["problem"]
     # MSE scales with the square of the target's scale, so this is the MSE in original units
     with np.errstate(over="ignore"):  # a loss near overflow may overflow here: it is shown as diverging anyway
         loss_original = history.loss * (1.0 if y_scaler is None else float(y_scaler.scale_[0]) ** 2)
@@ -273,8 +273,9 @@ def run_sharpness(run):
     limit = 2.0 / cfg["lr"]
     if run.status is not None and run.status.kind == "diverged":
         return float("nan"), limit
-    spec = PROBLEMS[cfg["problem"]]
-    X, y = _data(cfg["problem"])
+    problem = cfg["problem"]
+    spec = PROBLEMS[problem]
+    X, y = _data(problem)
     Xt, yt, _, _ = spec.standardize(X, y, inputs=cfg["standardize_x"], targets=cfg["standardize_y"])
     try:
         with np.errstate(all="ignore"):
