@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from nnlib.problems import get_problem
+
 
 def minor_faults():
     """Minor page faults of this process so far (``getrusage``)."""
@@ -81,3 +83,22 @@ def table(rows, header):
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]])
+
+
+def timing_data(name, standardized=True):
+    """A running problem's training data, made as the tutorial makes it (``Problem.make_data``).
+
+    With ``standardized`` the polynomial's inputs and targets are standardized,
+    so that no timed run diverges (a diverged run stops early and would time
+    fewer epochs); the spiral is used as it is either way.
+
+    Returns
+    -------
+    X : ndarray of shape (n, features)
+    y : ndarray of shape (n, 1)
+    """
+    spec = get_problem(name)
+    X, y = spec.make_data()
+    if standardized and name == "polynomial":
+        X, y, _, _ = spec.standardize(X, y, inputs=True, targets=True)
+    return X, y

@@ -20,17 +20,15 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import blas_summary, interleaved, median, table
+from _timing import blas_summary, interleaved, median, table, timing_data
 
 import nnlib
 import nnlib.training
 
 
 def problems():
-    Xs, ys = nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
-    Xp, yp = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
-    Xp = nnlib.StandardScaler().fit_transform(Xp)
-    yp = nnlib.StandardScaler().fit_transform(yp)
+    Xs, ys = timing_data("spiral")
+    Xp, yp = timing_data("polynomial")  # standardized, so that no timed run diverges
     return {
         "spiral": dict(sizes=[2, 18, 4, 1], output="sigmoid", batchnorm=False, loss="bce", lr=0.1, X=Xs, y=ys),
         "spiral + BN": dict(sizes=[2, 18, 4, 1], output="sigmoid", batchnorm=True, loss="bce", lr=0.1, X=Xs, y=ys),

@@ -30,7 +30,7 @@ import subprocess
 import sys
 
 import numpy as np
-from _timing import blas_summary, interleaved, median, table
+from _timing import blas_summary, interleaved, median, table, timing_data
 
 import nnlib
 import nnlib.layers
@@ -77,11 +77,8 @@ def rows_form(form):
 
 
 def problems():
-    Xs, ys = nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
-    Xp, yp = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
-    # Standardized, so that no timed run diverges (a diverged run stops early).
-    Xp = nnlib.StandardScaler().fit_transform(Xp)
-    yp = nnlib.StandardScaler().fit_transform(yp)
+    Xs, ys = timing_data("spiral")
+    Xp, yp = timing_data("polynomial")  # standardized, so that no timed run diverges
     return {
         "spiral": dict(sizes=[2, 18, 4, 1], output="sigmoid", loss="bce", lr=0.1, X=Xs, y=ys),
         "polynomial": dict(sizes=[1, 88, 48, 1], output=None, loss="mse", lr=0.01, X=Xp, y=yp),

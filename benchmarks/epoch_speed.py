@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import blas_summary, interleaved, median, table
+from _timing import blas_summary, interleaved, median, table, timing_data
 
 import nnlib
 
@@ -34,14 +34,6 @@ PROBLEMS = {
     "spiral": dict(sizes=[2, 18, 4, 1], output="sigmoid", loss="bce", lr=0.1),
     "polynomial": dict(sizes=[1, 88, 48, 1], output=None, loss="mse", lr=0.01),
 }
-
-
-def load(name):
-    """The problem's data: the spiral as it is, the polynomial standardized (so no timed run diverges)."""
-    if name == "spiral":
-        return nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
-    X, y = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
-    return nnlib.StandardScaler().fit_transform(X), nnlib.StandardScaler().fit_transform(y)
 
 
 def nnlib_train(prob, X, y, epochs):
@@ -169,14 +161,14 @@ def main():
         print(f"  torch {torch.__version__}, torch.set_num_threads({args.torch_threads})")
 
     spiral = PROBLEMS["spiral"]
-    Xs, ys = load("spiral")
+    Xs, ys = timing_data("spiral")
     X2, y2 = Xs[[0, -1]], ys[[0, -1]]  # one point of each class
     cases = {
         ("fixed", "nnlib.train"): (nnlib_train(spiral, X2, y2, 1000), 1000),
         ("fixed", "plain numpy, unrolled"): (numpy_unrolled(spiral, X2, y2, 1000), 1000),
     }
     for name, prob in PROBLEMS.items():
-        X, y = load(name)
+        X, y = timing_data(name)
         cases[(name, "nnlib.train (with History)")] = (nnlib_train(prob, X, y, 300), 300)
         cases[(name, "nnlib bare loop (public forward/backward)")] = (nnlib_bare(prob, X, y, 300), 300)
         cases[(name, "plain numpy, unrolled")] = (numpy_unrolled(prob, X, y, 300), 300)

@@ -24,10 +24,10 @@ import argparse
 import time
 
 import numpy as np
-from _timing import blas_summary, interleaved, median, table
+from _timing import blas_summary, interleaved, median, table, timing_data
 
 # the same networks, settings and data as the epoch benchmark
-from epoch_speed import PROBLEMS, load
+from epoch_speed import PROBLEMS
 
 import nnlib
 
@@ -85,7 +85,7 @@ def main():
     print(f"  jax {jax.__version__} on {jax.devices()[0].platform}")
     cases, compile_s = {}, {}
     for name, prob in PROBLEMS.items():
-        X, y = load(name)
+        X, y = timing_data(name)
         for k in (None, args.k):
             model = nnlib.MLP(prob["sizes"], output=prob["output"], rng=0 if k is None else range(k))
             start = [(d.params["W"].copy(), d.params["b"].copy()) for d in model.dense_layers]

@@ -22,15 +22,15 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import blas_summary, interleaved, median, table
+from _timing import blas_summary, interleaved, median, table, timing_data
 
 import nnlib
 from nnlib.curvature import sharpness
 
 
 def problems():
-    Xs, ys = nnlib.make_spiral(n_per_class=250, noise=0.2, rng=0)
-    Xp, yp = nnlib.make_polynomial(degree=5, n_points=40, noise=200.0, scale=0.1, rng=41)
+    Xs, ys = timing_data("spiral")
+    Xp, yp = timing_data("polynomial", standardized=False)  # raw: the edge of stability at lr 1e-6
     spiral = dict(sizes=[2, 18, 4, 1], output="sigmoid", loss="bce", lr=0.1, X=Xs, y=ys)
     return {
         "spiral": dict(spiral, batchnorm=False),
