@@ -38,6 +38,21 @@ class Verdict:
         return ("correct: " if self.correct else "not yet: ") + self.message
 
 
+def not_a_function(answer, call):
+    """A "not yet" Verdict if ``answer`` is not callable, else None.
+
+    Parameters
+    ----------
+    answer : object
+        What the learner passed to a checker.
+    call : str
+        How the checker calls it, e.g. ``"to_original(z, mean, scale)"``.
+    """
+    if callable(answer):
+        return None
+    return Verdict(False, f"expected a function {call}, got {type(answer).__name__}")
+
+
 def attempt(check, *args, **kwargs):
     """Run ``check(*args, **kwargs)``; an answer that raises (e.g. still a stub) becomes a "not yet" verdict.
 
@@ -53,4 +68,4 @@ def attempt(check, *args, **kwargs):
         return Verdict(False, f"your code raised {type(exc).__name__}: {exc}")
 
 
-__all__ = ["Verdict", "attempt"]
+__all__ = ["Verdict", "attempt", "not_a_function"]

@@ -19,7 +19,7 @@ from .. import curvature
 from ..datasets import make_spiral
 from ..model_selection import train_test_split
 from ..preprocessing import MinMaxScaler, StandardScaler
-from . import Verdict
+from . import Verdict, not_a_function
 
 #: The notebook's split: a quarter of ``make_spiral(rng=0)`` held out, ``rng=0``.
 SPLIT_SEED = 0
@@ -74,8 +74,8 @@ def check_largest_stable_lr(largest_stable_lr):
         Correct when both answers are within :data:`LIMIT_TOLERANCE`
         (relative) of :func:`nnlib.curvature.max_stable_lr`.
     """
-    if not callable(largest_stable_lr):
-        return Verdict(False, f"expected a function largest_stable_lr(Z), got {type(largest_stable_lr).__name__}")
+    if (verdict := not_a_function(largest_stable_lr, "largest_stable_lr(Z)")) is not None:
+        return verdict
     Z = minmax_training_inputs()
     value = _as_number(largest_stable_lr(Z.copy()))
     if isinstance(value, Verdict):
@@ -128,8 +128,8 @@ def check_standardizer(standardize):
         Correct when both outputs match :class:`nnlib.StandardScaler` fitted on
         ``X_train`` (to 1e-9), and the inputs are left unchanged.
     """
-    if not callable(standardize):
-        return Verdict(False, f"expected a function standardize(X_train, X_test), got {type(standardize).__name__}")
+    if (verdict := not_a_function(standardize, "standardize(X_train, X_test)")) is not None:
+        return verdict
     X_train, X_test = _leak_probe(np.random.default_rng(0))
     train_copy, test_copy = X_train.copy(), X_test.copy()
     out = standardize(X_train, X_test)

@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from ..preprocessing import StandardScaler
-from . import Verdict
+from . import Verdict, not_a_function
 
 
 def _cases():
@@ -53,8 +53,8 @@ def check_to_original(to_original):
     -------
     Verdict
     """
-    if not callable(to_original):
-        return Verdict(False, f"expected a function to_original(z, mean, scale), got {type(to_original).__name__}")
+    if (verdict := not_a_function(to_original, "to_original(z, mean, scale)")) is not None:
+        return verdict
     for scaler, z in _cases():
         got = to_original(z.copy(), scaler.mean_.copy(), scaler.scale_.copy())
         if got is None:
@@ -89,8 +89,8 @@ def check_original_mse(original_mse):
     -------
     Verdict
     """
-    if not callable(original_mse):
-        return Verdict(False, f"expected a function original_mse(loss_std, scale), got {type(original_mse).__name__}")
+    if (verdict := not_a_function(original_mse, "original_mse(loss_std, scale)")) is not None:
+        return verdict
     for scaler, z in _cases():
         z_true = np.linspace(-1.5, 1.5, z.shape[0])[:, None]
         loss_std = float(np.mean((z - z_true) ** 2))

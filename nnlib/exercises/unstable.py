@@ -12,7 +12,7 @@ import numpy as np
 
 from ..gradcheck import relative_error
 from ..layers import Dense, ReLU, sigmoid
-from . import Verdict
+from . import Verdict, not_a_function
 
 #: Largest relative error (float64) an answer may have against the reference.
 TOLERANCE = 1e-10
@@ -52,8 +52,8 @@ def check_sigmoid_backward(sigmoid_backward):
     -------
     Verdict
     """
-    if not callable(sigmoid_backward):
-        return Verdict(False, f"expected a function sigmoid_backward(z, dy), got {type(sigmoid_backward).__name__}")
+    if (verdict := not_a_function(sigmoid_backward, "sigmoid_backward(z, dy)")) is not None:
+        return verdict
     z, dy = _cases()
     s = sigmoid(z)
     v = _compare("dz", sigmoid_backward(z.copy(), dy.copy()), dy * s * (1.0 - s))
@@ -77,8 +77,8 @@ def check_dense_relu_backward(dense_relu_backward):
     Verdict
         Checked against nnlib's ``Dense`` and ``ReLU`` layers.
     """
-    if not callable(dense_relu_backward):
-        return Verdict(False, f"expected a function dense_relu_backward(x, W, b, dh), got {type(dense_relu_backward).__name__}")
+    if (verdict := not_a_function(dense_relu_backward, "dense_relu_backward(x, W, b, dh)")) is not None:
+        return verdict
     gen = np.random.default_rng(1)
     x, W, b = gen.normal(size=(7, 3)), gen.normal(size=(3, 5)), gen.normal(size=5)
     dh = gen.normal(size=(7, 5))
