@@ -218,7 +218,7 @@ class Dense(Layer):
         y = np.matmul(x, W, out=None if self._scratch is None else self._out("y", _matmul_shape(x, W)))
         b = params.get("b")
         if b is not None:
-            y += _rows(b, y.shape[-2])
+            y += b if b.ndim == 1 else _rows(b, y.shape[-2])  # a single network: no call on the hot path
         return y
 
     def backward(self, dy, input_grad=True):
