@@ -33,10 +33,12 @@ it would alone.
 from __future__ import annotations
 
 import numbers
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import wait as wait_for_any
 
 import numpy as np
 
@@ -57,6 +59,8 @@ SETTINGS = ("raw", "standardized", "standardized+bn")
 BLOCK = 16
 # Largest sweep accepted: its loss and metric curves (float64) must fit in this.
 MAX_BYTES = 4 * 2**30
+# Seconds a stopped worker process gets to end on SIGTERM before it is killed.
+_STOP_GRACE = 5.0
 
 
 def prepare(problem, setting, data_rng=None):
@@ -621,16 +625,28 @@ def _join_parts(job, columns):
     return {key: np.concatenate([part[key] for part in columns])[order] for key in columns[0]}
 
 
-def _stop_at_once(pool):
+def _stop_at_once(pool, grace=_STOP_GRACE):
     """Stop ``pool`` without waiting for its running jobs.
 
     The executor has no public way to stop a running job, so its worker
-    processes are terminated.
+    processes are terminated; one still alive ``grace`` seconds later (it
+    ignores SIGTERM) is killed. The executor's own thread then reaps them, so
+    when this returns every worker is gone and its exit code is recorded. (A
+    caller that waited on the workers itself would race that thread for the
+    exit status.)
     """
     workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for proc in workers:
         proc.terminate()
+    # waiting on the sentinels, unlike join, does not collect the exit status
+    running = {proc.sentinel: proc for proc in workers}
+    deadline = time.monotonic() + grace
+    while running and (left := deadline - time.monotonic()) > 0:
+        for sentinel in wait_for_any(list(running), timeout=left):
+            del running[sentinel]
+    for proc in running.values():
+        proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """nnlib.sweep: outcomes, ensemble = separate runs, pruning, cache, processes, progress, maps."""
 
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 import matplotlib
 import numpy as np
@@ -326,13 +327,32 @@ def test_a_grid_trained_in_the_second_process_is_the_grid_trained_here():
 
 
 def test_the_second_process_is_stopped_at_once_when_the_block_is_interrupted():
+    import signal
+
     X, y = nnlib.make_spiral(rng=0)
     with pytest.raises(KeyboardInterrupt):
         with sw.second_process() as other:
             job = other.submit(sw.train_grid, "spiral", X, y, (0.1,), epochs=10**6)  # would run for minutes
             workers = list(other._processes.values())
             raise KeyboardInterrupt
-    assert workers and not job.done()    # it was running when the block was left
+    # the job did not finish: it was stopped with its worker
+    assert workers and isinstance(job.exception(timeout=0), BrokenProcessPool)
     for proc in workers:
-        proc.join(timeout=30)
-        assert not proc.is_alive()
+        # ended, and its exit code collected, before the block was left
+        assert proc.exitcode == -signal.SIGTERM
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_when_the_block_is_interrupted():
+    import signal
+    import time
+
+    with pytest.raises(KeyboardInterrupt):
+        with sw.second_process() as other:
+            # the worker stops answering SIGTERM, then sleeps for ten minutes
+            other.submit(signal.signal, signal.SIGTERM, signal.SIG_IGN).result()
+            job = other.submit(time.sleep, 600)
+            workers = list(other._processes.values())
+            raise KeyboardInterrupt
+    assert workers and isinstance(job.exception(timeout=0), BrokenProcessPool)
+    for proc in workers:
+        assert proc.exitcode == -signal.SIGKILL   # recorded before the block was left
