@@ -3,8 +3,8 @@
 ``Explorer`` shows one run of one of the two running problems: the loss
 curve, the decision boundary (spiral) or the fitted curve (polynomial), and
 the gradient norm of every Dense layer over the epochs. The learning rate is a
-log slider, the seed an integer slider; training reruns when a slider is
-released, not on every pixel of a drag. The figure is one matplotlib
+log slider (ten steps per decade), the seed an integer slider; training
+reruns when a slider is released, not on every pixel of a drag. The figure is one matplotlib
 ``Figure`` made without pyplot and re-rendered in place to PNG bytes, so
 nothing flickers and no figures pile up. The status line names the run's
 outcome in the tutorial's one vocabulary (:mod:`nnlib.outcomes`: converged,
@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import textwrap
 import threading
 from collections import OrderedDict
@@ -55,12 +56,44 @@ from .training import History, train
 
 LR_EXPONENTS = (-7, 1)
 """The learning-rate slider spans 10**-7 .. 10**1 (low enough for the raw polynomial's usable rates)."""
+LR_STEP = 0.1
+"""The learning-rate slider's step, in powers of ten: 10 steps per decade."""
+_LR_STEPS = round((LR_EXPONENTS[1] - LR_EXPONENTS[0]) / LR_STEP)
 EPOCHS_MAX = 20000
 TOGGLES = ("standardize_x", "standardize_y", "batchnorm")
 CONFIG_KEYS = ("problem", "lr", "seed", "epochs") + TOGGLES
 READOUTS = ("sharpness",)
 """Checkboxes that add a measurement of the run shown, not a setting of the run: they change
 neither the training nor the replay line, and cost nothing while off."""
+
+
+def _lr_slider_value(k):
+    """The learning rate at step ``k`` of the slider, as Python computes it: 10 ** (-7 + k / 10)."""
+    return 10.0 ** round(LR_EXPONENTS[0] + k * LR_STEP, 10)
+
+
+def _lr_slider_step(lr):
+    """The slider step ``k`` whose learning rate is ``lr`` up to rounding, or None if ``lr`` lies between steps."""
+    if not lr > 0:
+        return None
+    k = round((math.log10(lr) - LR_EXPONENTS[0]) / LR_STEP)
+    if 0 <= k <= _LR_STEPS and abs(math.log10(lr) - math.log10(_lr_slider_value(k))) < 1e-9:
+        return k
+    return None
+
+
+def _on_lr_slider(lr):
+    """``lr`` from the slider, with the last bits the browser's arithmetic gave it replaced by Python's.
+
+    The browser computes a slider position's value as 10 to the power of the
+    position, which may differ from Python's in the last bit or two. Snapping
+    makes one slider step always mean the same float, so that the step
+    matches the run the background thread trained for it (see
+    ``Explorer._speculate``). A value typed into the readout that lies
+    between steps is kept as typed.
+    """
+    k = _lr_slider_step(lr)
+    return lr if k is None else _lr_slider_value(k)
 
 
 @cache
@@ -486,8 +519,9 @@ class Explorer:
         returning to a setting already seen answers at once.
     speculate : bool, default True
         After a control has been answered, train the seed one step up and one
-        step down in a background thread while the learner looks, so that the
-        next seed step is answered from the cache. The thread stops as soon as
+        step down, then the learning rate one slider step up and down, in a
+        background thread while the learner looks, so that the next step of
+        either slider is answered from the cache. The thread stops as soon as
         anything else is asked for; False never starts it.
 
     Attributes
@@ -563,7 +597,7 @@ class Explorer:
         self.controls = {
             "problem": W.Dropdown(options=list(self._problems), value=c["problem"], description="problem",
                                   layout=W.Layout(width="200px")),
-            "lr": W.FloatLogSlider(value=c["lr"], min=LR_EXPONENTS[0], max=LR_EXPONENTS[1], base=10, step=0.1,
+            "lr": W.FloatLogSlider(value=c["lr"], min=LR_EXPONENTS[0], max=LR_EXPONENTS[1], base=10, step=LR_STEP,
                                    description="learning rate", continuous_update=False, readout_format=".3g",
                                    style={"description_width": "initial"}, layout=W.Layout(width="340px")),
             "seed": W.IntSlider(value=c["seed"], min=0, max=self._seed_max, description="seed", continuous_update=False,
@@ -593,12 +627,13 @@ class Explorer:
         def observer(change):
             if self._syncing:
                 return
+            value = _on_lr_slider(change["new"]) if name == "lr" else change["new"]
             try:
-                self.update(**{name: change["new"]})
+                self.update(**{name: value})
             except Exception as exc:  # noqa: BLE001 - a widget must show the problem, never raise
                 self._show_error(exc)
             else:
-                self._speculate()
+                self._speculate(moved=name)
 
         return observer
 
@@ -671,19 +706,30 @@ class Explorer:
             self._cache.popitem(last=False)
 
     # -- speculation -------------------------------------------------------------
-    def _neighbours(self, config):
-        """The configurations a learner most likely asks for next: the seed one step up, then down."""
-        seed = config["seed"]
-        return [dict(config, seed=s) for s in (seed + 1, seed - 1) if 0 <= s <= self._seed_max]
+    def _neighbours(self, config, moved="seed"):
+        """The configurations a learner most likely asks for next, the likeliest first.
 
-    def _speculate(self):
+        The seed one step up and down, and the learning rate one slider step
+        up and down (when it is on a slider step, as every value the slider
+        itself gives is). The slider ``moved`` last comes first: a learner
+        tends to keep moving the same one.
+        """
+        seed = config["seed"]
+        seeds = [dict(config, seed=s) for s in (seed + 1, seed - 1) if 0 <= s <= self._seed_max]
+        k = _lr_slider_step(config["lr"])
+        lrs = [] if k is None else [dict(config, lr=_lr_slider_value(j)) for j in (k + 1, k - 1) if 0 <= j <= _LR_STEPS]
+        return lrs + seeds if moved == "lr" else seeds + lrs
+
+    def _speculate(self, moved):
         """Train and draw the neighbouring configurations in a background thread.
 
         A learner looks at each answer for a while, and the kernel is idle
-        meanwhile. The thread uses that time for the next seed up and down, so
-        that moving the seed slider one step is answered from the cache. It is
-        started only by a control, not by ``update`` in a cell (where it would
-        compete with the cells that follow). Its runs are what ``fit`` returns,
+        meanwhile. The thread uses that time for the next seed up and down and
+        the next learning rate up and down (``_neighbours``; those of the
+        slider ``moved`` first), so that moving the seed or the learning-rate
+        slider one step is answered from the cache. It is started only by a
+        control, not by ``update`` in a cell (where it would compete with the
+        cells that follow). Its runs are what ``fit`` returns,
         value for value: a run is a pure function of its configuration.
         Before the explorer answers anything it settles the thread (see
         ``_settle_speculation``), so the thread never touches the cache or the
@@ -691,7 +737,7 @@ class Explorer:
         """
         if not self._speculate_on:
             return
-        todo = [c for c in self._neighbours(self.config) if self._key(c) not in self._cache]
+        todo = [c for c in self._neighbours(self.config, moved) if self._key(c) not in self._cache]
         if not todo:
             return
         state = {"abort": threading.Event(), "last": threading.Event(), "current": None}

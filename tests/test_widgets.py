@@ -344,6 +344,40 @@ def test_a_seed_step_after_a_pause_comes_from_the_background_run(monkeypatch):
     assert calls == []
 
 
+def test_an_lr_step_after_a_pause_comes_from_the_background_run(monkeypatch):
+    ex = widgets.Explorer(epochs=200)
+    ex.controls["seed"].value = 4           # the background also trains lr one slider step up and down
+    wait_for_speculation(ex)
+    calls = []
+    real_fit = widgets.fit
+    monkeypatch.setattr(widgets, "fit", lambda **c: calls.append(c) or real_fit(**c))
+    up = 10 ** -0.9
+    # The browser computes the step's value itself and may differ in the last bit from Python's.
+    ex.controls["lr"].value = float(np.nextafter(up, 1.0))
+    assert ex.config["lr"] == up and ex.controls["lr"].value == up and ex.status_kind != "error"
+    assert same_history(ex.history, real_fit(**ex.config).history)
+    assert calls == []
+
+
+def test_the_lr_slider_keeps_a_typed_value_between_its_steps():
+    ex = widgets.Explorer(epochs=20, speculate=False)
+    ex.controls["lr"].value = 0.15          # typed into the readout: between 10**-0.9 and 10**-0.8
+    assert ex.config["lr"] == 0.15
+    ex.controls["lr"].value = 0.1 * (1 + 1e-12)   # a step's value up to the browser's rounding
+    assert ex.config["lr"] == 0.1
+
+
+def test_the_neighbours_stay_on_the_sliders():
+    ex = widgets.Explorer(epochs=5, seed_max=3, speculate=False)
+    pairs = lambda configs: [(c["seed"], c["lr"]) for c in configs]  # noqa: E731
+    assert pairs(ex._neighbours(dict(ex.config, seed=3, lr=10.0))) == [(2, 10.0), (3, 10 ** 0.9)]
+    assert pairs(ex._neighbours(dict(ex.config, seed=0, lr=1e-7))) == [(1, 1e-7), (0, 10 ** -6.9)]
+    assert pairs(ex._neighbours(dict(ex.config, seed=0, lr=0.15))) == [(1, 0.15)]   # between steps: no lr guess
+    # the slider moved last comes first
+    assert pairs(ex._neighbours(dict(ex.config, seed=1, lr=0.1), moved="lr")) == [
+        (1, 10 ** -0.9), (1, 10 ** -1.1), (2, 0.1), (0, 0.1)]
+
+
 def test_asking_for_something_else_stops_the_background_run():
     ex = widgets.Explorer(epochs=20000)      # long runs: the background is still training when asked
     ex.controls["seed"].value = 1

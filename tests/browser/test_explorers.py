@@ -11,6 +11,7 @@ kernel message, holds a traceback. Screenshots of every step are saved.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from contextlib import contextmanager
@@ -75,6 +76,10 @@ def exercise_explorer(driver):
                                 "the learning-rate slider to move and the explorer to redraw")
     assert config_lr(after.config) == pytest.approx(float(after.lr), rel=5e-3), (
         f"config does not replay the learning rate {after.lr}: {after.config!r}")
+    # The browser's value for the step, snapped to Python's float for it: the float
+    # the explorer's background run for the next learning rate was trained with.
+    lr = config_lr(after.config)
+    assert lr == 10.0 ** round(math.log10(lr), 1), f"the learning rate {lr!r} is not a slider step's value: {after.config!r}"
     assert driver.plot_pixels() != before_pixels, "the plot did not change with the learning rate"
     driver.screenshot("lr-moved")
 
