@@ -19,6 +19,9 @@ the same seeds:
   series is a new run: nothing is speculated before a control is used);
 - ``seed step at once``: the same without the pause, so the background run
   for the next seed is still under way when it is asked for;
+- ``lr step after a pause``: the same for the learning-rate slider, one step
+  (a tenth of a decade) down at a time from 0.1, so every run trains the
+  whole 2000 epochs;
 - ``update + sharpness``: the same with the sharpness readout switched on
   (new seeds again, so the run and its sharpness are both computed);
 - ``pyplot redraw``: a naive reference that makes a new pyplot figure with
@@ -26,10 +29,10 @@ the same seeds:
 - ``sharpness readout``: the readout's own cost, ``run_sharpness`` on the
   runs already trained (one Lanczos sharpness evaluation each).
 
-It prints medians and the ratios to ``train only``, then the two figures the
+It prints medians and the ratios to ``train only``, then the figures the
 learner feels against the target of 0.15 s on two cores: the answer for a
 seed never computed before (``update (new seed)``: retrain and redraw) and for
-the next seed step after a pause (speculated).
+the next seed or learning-rate step after a pause (speculated).
 """
 
 from __future__ import annotations
@@ -75,12 +78,12 @@ def pyplot_redraw(seed):
     plt.close(fig)
 
 
-def seed_steps(ex, seeds, pause):
-    """Time each step of the seed slider (the control's path), pausing ``pause`` s before each."""
+def slider_steps(ex, name, values, pause):
+    """Time each step of slider ``name`` (the control's path), pausing ``pause`` s before each."""
     times = []
-    for s in seeds:
+    for v in values:
         time.sleep(pause)
-        times.append(timed(lambda s=s: setattr(ex.controls["seed"], "value", s)))
+        times.append(timed(lambda v=v: setattr(ex.controls[name], "value", v)))
     return times
 
 
@@ -95,8 +98,10 @@ def main(repeats=9):
         "hand-written numpy": [timed(numpy_unrolled(NETWORKS["spiral"], X, y, 2000)) for s in seeds],
         "update (new seed)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
         "update (cached)": [timed(lambda s=s: ex.update(seed=s)) for s in seeds],
-        "seed step after a pause": seed_steps(Explorer(seed=30), range(31, 31 + repeats), PAUSE),
-        "seed step at once": seed_steps(Explorer(seed=50), range(51, 51 + repeats), 0.0),
+        "seed step after a pause": slider_steps(Explorer(seed=30), "seed", range(31, 31 + repeats), PAUSE),
+        "seed step at once": slider_steps(Explorer(seed=50), "seed", range(51, 51 + repeats), 0.0),
+        "lr step after a pause": slider_steps(Explorer(seed=70), "lr", [10 ** (-1 - k / 10) for k in range(1, repeats + 1)],
+                                              PAUSE),
         "update + sharpness": [timed(lambda s=s: sharp.update(seed=s)) for s in seeds_sharp],
         "pyplot redraw": [timed(lambda s=s: pyplot_redraw(s)) for s in seeds],
         "sharpness readout": [timed(lambda r=r: run_sharpness(r)) for r in (sharp._cache[k][0] for k in sharp._cache)],
@@ -108,11 +113,13 @@ def main(repeats=9):
         print(f"  {name:<24} {med:8.3f} s   x{med / base:5.2f}")
     answer = statistics.median(results["update (new seed)"])
     step = statistics.median(results["seed step after a pause"])
+    lr_step = statistics.median(results["lr step after a pause"])
     print(f"\nmedian answer at default settings [target <= {TARGET} s]:")
     floor = statistics.median(results["hand-written numpy"])
     print(f"  a seed never computed (retrain and redraw): {answer:.3f} s  (training {base:.3f} s of it;"
           f" the hand-written numpy loop alone takes {floor:.3f} s)")
     print(f"  the next seed step, after a {PAUSE:g} s look at the last answer: {step:.3f} s")
+    print(f"  the next learning-rate step, after a {PAUSE:g} s look: {lr_step:.3f} s")
     return results
 
 
