@@ -4,9 +4,9 @@
 curve, the decision boundary (spiral) or the fitted curve (polynomial), and
 the gradient norm of every Dense layer over the epochs. The learning rate is a
 log slider (ten steps per decade), the seed an integer slider; training
-reruns when a slider is released, not on every pixel of a drag. The figure is one matplotlib
-``Figure`` made without pyplot and re-rendered in place to PNG bytes, so
-nothing flickers and no figures pile up. The status line names the run's
+reruns when a slider is released, not on every pixel of a drag. The figure is
+one matplotlib ``Figure`` made without pyplot and re-rendered in place to PNG
+bytes, so nothing flickers and no figures pile up. The status line names the run's
 outcome in the tutorial's one vocabulary (:mod:`nnlib.outcomes`: converged,
 slow, spiked, stalled, diverged) and the numbers behind it; a run that did
 not converge also says so on the plot. A bad value shows an error in the
@@ -76,8 +76,9 @@ def _lr_slider_step(lr):
     """The slider step ``k`` whose learning rate is ``lr`` up to rounding, or None if ``lr`` lies between steps."""
     if not lr > 0:
         return None
-    k = round((math.log10(lr) - LR_EXPONENTS[0]) / LR_STEP)
-    if 0 <= k <= _LR_STEPS and abs(math.log10(lr) - math.log10(_lr_slider_value(k))) < 1e-9:
+    exponent = math.log10(lr)
+    k = round((exponent - LR_EXPONENTS[0]) / LR_STEP)
+    if 0 <= k <= _LR_STEPS and abs(exponent - math.log10(_lr_slider_value(k))) < 1e-9:
         return k
     return None
 
@@ -519,9 +520,10 @@ class Explorer:
         returning to a setting already seen answers at once.
     speculate : bool, default True
         After a control has been answered, train the seed one step up and one
-        step down, then the learning rate one slider step up and down, in a
-        background thread while the learner looks, so that the next step of
-        either slider is answered from the cache. The thread stops as soon as
+        step down and the learning rate one slider step up and down (the
+        slider just moved first) in a background thread while the learner
+        looks, so that the next step of either slider is answered from the
+        cache. The thread stops as soon as
         anything else is asked for; False never starts it.
 
     Attributes
