@@ -47,6 +47,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import timing_data  # noqa: E402
 from epoch_speed import PROBLEMS as NETWORKS  # noqa: E402
 from epoch_speed import numpy_unrolled  # noqa: E402
 
@@ -67,7 +68,7 @@ def pyplot_redraw(seed):
     run = fit(problem="spiral", lr=0.1, seed=seed, epochs=2000)
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), dpi=80)
     axes[0].semilogy(run.history.loss)
-    X, y = nnlib.make_spiral(rng=0)
+    X, y = timing_data("spiral")
     gx, gy = np.meshgrid(np.linspace(-14, 14, 70), np.linspace(-14, 14, 70))
     p = run.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(70, 70)
     axes[1].contourf(gx, gy, p, levels=20, cmap="RdBu_r")
@@ -88,7 +89,7 @@ def slider_steps(ex, name, values, pause):
 
 
 def main(repeats=9):
-    X, y = nnlib.make_spiral(rng=0)
+    X, y = timing_data("spiral")  # the explorer's own data
     ex = Explorer()  # also warms up imports, data and fonts
     seeds = range(1, repeats + 1)
     sharp = Explorer(sharpness=True)

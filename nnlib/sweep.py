@@ -584,9 +584,8 @@ def _execute(plans, n_jobs, progress):
             split = {job: _split_job(job, n_jobs) for job in todo}
             parts = sorted(((job, i, part) for job in todo for i, part in enumerate(split[job])),
                            key=lambda p: _job_cost(p[2]), reverse=True)
-            pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(parts)), mp_context=get_context("spawn"))
             done = {job: [None] * len(split[job]) for job in todo}
-            try:
+            with _process_pool(min(n_jobs, len(parts))) as pool:  # stopped at once if interrupted or a job fails
                 futures = {pool.submit(_run_job, part): (job, i) for job, i, part in parts}
                 for future in as_completed(futures):
                     job, i = futures[future]
@@ -596,10 +595,6 @@ def _execute(plans, n_jobs, progress):
                         _CACHE[job] = _freeze(_join_parts(job, done[job]))
                         if bar is not None:
                             bar.update(job[4])
-            except BaseException:
-                _stop_at_once(pool)  # interrupted, or a job failed
-                raise
-            pool.shutdown(wait=True)
     finally:
         if bar is not None:
             bar.close()
@@ -650,6 +645,18 @@ def _stop_at_once(pool, grace=_STOP_GRACE):
 
 
 @contextmanager
+def _process_pool(n_processes):
+    """A pool of ``n_processes`` started with "spawn": waited for when the block ends, stopped at once if it raised."""
+    pool = ProcessPoolExecutor(max_workers=n_processes, mp_context=get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        _stop_at_once(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextmanager
 def second_process():
     """Another Python process, for work that can run beside this one (a second CPU core).
 
@@ -677,13 +684,8 @@ def second_process():
     ...     plain = train_grid("spiral", X, y, (0.1, 1.0))                 # meanwhile, here
     ...     with_bn = job.result()
     """
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    try:
+    with _process_pool(1) as pool:
         yield pool
-    except BaseException:
-        _stop_at_once(pool)
-        raise
-    pool.shutdown(wait=True)
 
 
 def _assemble(plan):

@@ -6,8 +6,8 @@ the gradient norm of every Dense layer over the epochs. The learning rate is a
 log slider (ten steps per decade), the seed an integer slider; training
 reruns when a slider is released, not on every pixel of a drag. The figure is
 one matplotlib ``Figure`` made without pyplot and re-rendered in place to PNG
-bytes, so nothing flickers and no figures pile up. The status line names the run's
-outcome in the tutorial's one vocabulary (:mod:`nnlib.outcomes`: converged,
+bytes, so nothing flickers and no figures pile up. The status line names the
+run's outcome in the tutorial's one vocabulary (:mod:`nnlib.outcomes`: converged,
 slow, spiked, stalled, diverged) and the numbers behind it; a run that did
 not converge also says so on the plot. A bad value shows an error in the
 status line, never a traceback.
@@ -523,8 +523,8 @@ class Explorer:
         step down and the learning rate one slider step up and down (the
         slider just moved first) in a background thread while the learner
         looks, so that the next step of either slider is answered from the
-        cache. The thread stops as soon as
-        anything else is asked for; False never starts it.
+        cache. The thread stops as soon as anything else is asked for; False
+        never starts it.
 
     Attributes
     ----------
@@ -731,11 +731,11 @@ class Explorer:
         slider ``moved`` first), so that moving the seed or the learning-rate
         slider one step is answered from the cache. It is started only by a
         control, not by ``update`` in a cell (where it would compete with the
-        cells that follow). Its runs are what ``fit`` returns,
-        value for value: a run is a pure function of its configuration.
-        Before the explorer answers anything it settles the thread (see
-        ``_settle_speculation``), so the thread never touches the cache or the
-        figure while the explorer does.
+        cells that follow). Its runs are what ``fit`` returns, value for value:
+        a run is a pure function of its configuration. Before the explorer
+        answers anything it settles the thread (see ``_settle_speculation``),
+        so the thread never touches the cache or the figure while the explorer
+        does.
         """
         if not self._speculate_on:
             return
