@@ -20,7 +20,8 @@ five outcomes are exclusive; each is tested only when the ones before it fail:
     though some parameter (for instance the output bias) still moves.
 ``"spiked"``
     At some epoch the loss rose above :data:`SPIKE_FACTOR` (10) times its first
-    value; it came back and is still improving, but has not reached the target.
+    value; the run is still improving (it neither stalled nor diverged) but has
+    not reached the target. It need not have come back below the spike.
 ``"slow"``
     Still improving at the end of the budget, without a spike: more epochs
     might get it there.
